@@ -1,0 +1,180 @@
+/* rtftp: the parent. Binds, opens ROOT, drops privilege, then only supervises: the
+ * worker (all TFTP) and the mounters (remote disks). It never reads a TFTP packet. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "checkconfig.h"
+#include "listen.h"
+#include "log.h"
+#include "mounters.h"
+#include "options.h"
+#include "privdrop.h"
+#include "worker_proc.h"
+
+#define STOP_GRACE_MS 1500      /* SIGTERM to exit: well inside systemd's and the 2 s promise */
+
+struct parent {
+	struct rtftp_options opt;
+	struct evloop loop;
+	struct ev_handler sig_ev;
+	struct worker_proc wp;
+	struct mounters *mounters;
+	bool stopping;
+	char worker_path[PATH_MAX];
+};
+
+static int open_root(const char *root)
+{
+	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		fatal("ROOT %s", root);
+	if (fstatat(fd, "default", &st, 0) < 0 || !S_ISDIR(st.st_mode))
+		log_warnx("ROOT %s has no default/ folder: clients without a folder of their own "
+			  "get \"file not found\"", root);
+	return fd;
+}
+
+/* The helpers live beside rtftp in a build tree, and in RTFTP_LIBEXECDIR once installed. */
+static void find_helpers(struct parent *p)
+{
+	char self[PATH_MAX - 32];
+	const char *dir = p->opt.libexec_dir;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (!dir && n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(p->worker_path, sizeof(p->worker_path), "%s/rtftp-worker", self);
+			if (access(p->worker_path, X_OK) == 0) {
+				p->opt.libexec_dir = strdup(self);
+				return;
+			}
+		}
+	}
+	if (!dir)
+		dir = RTFTP_LIBEXECDIR;
+	p->opt.libexec_dir = dir;
+	snprintf(p->worker_path, sizeof(p->worker_path), "%s/rtftp-worker", dir);
+	if (access(p->worker_path, X_OK) < 0)
+		fatal("worker executable %s", p->worker_path);
+}
+
+static void reap(struct parent *p)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (!worker_proc_exited(&p->wp, pid, status, p->stopping))
+			mounters_child_exited(p->mounters, pid, status);
+	}
+}
+
+static void on_signal(struct ev_handler *h, uint32_t events)
+{
+	struct parent *p = container_of(h, struct parent, sig_ev);
+	struct signalfd_siginfo si;
+	(void)events;
+	while (read(h->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap(p);
+			break;
+		case SIGTERM: case SIGINT:
+			if (!p->stopping)
+				log_info("signal %u: stopping", si.ssi_signo);
+			p->stopping = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void setup_signals(struct parent *p)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		fatal("sigprocmask");
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0 || evloop_add(&p->loop, &p->sig_ev, fd, on_signal, EPOLLIN) < 0)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Stop everything within STOP_GRACE_MS, then kill what is left. */
+static void shutdown_children(struct parent *p)
+{
+	sd_notify(0, "STOPPING=1");
+	worker_proc_stop(&p->wp);
+	mounters_stop_all(p->mounters);
+	long long until = monotonic_ms() + STOP_GRACE_MS;
+	while (monotonic_ms() < until && p->wp.pid > 0) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid < 0 && errno == ECHILD)
+			break;
+		if (pid > 0) {
+			if (!worker_proc_exited(&p->wp, pid, status, true))
+				mounters_child_exited(p->mounters, pid, status);
+			continue;
+		}
+		usleep(10000);
+	}
+	if (p->wp.pid > 0) {
+		log_warnx("worker %d did not stop in time: killing it", (int)p->wp.pid);
+		kill(p->wp.pid, SIGKILL);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct parent p;
+	int listen_fds[RTFTP_MAX_LISTEN];
+	options_parse(argc, argv, &p.opt);
+	if (p.opt.check_config)
+		return checkconfig_run(p.opt.check_config);
+	log_init("rtftp", p.opt.verbose);
+	if (p.opt.syslog)
+		log_use_syslog();
+	if (p.opt.insecure_no_sandbox)
+		log_warnx("INSECURE: --insecure-no-sandbox given: the worker serves even when its "
+			  "seccomp filter cannot be loaded");
+	find_helpers(&p);
+	int rootfd = open_root(p.opt.root);
+	int nlisten = listen_open(&p.opt, listen_fds, RTFTP_MAX_LISTEN);
+	privdrop(p.opt.user);
+	if (evloop_init(&p.loop) < 0)
+		fatal("epoll_create");
+	setup_signals(&p);
+	p.mounters = mounters_new(&p.loop, &p.opt, rootfd);
+	p.wp = (struct worker_proc){ .loop = &p.loop, .opt = &p.opt, .mounters = p.mounters,
+				     .path = p.worker_path, .rootfd = rootfd,
+				     .listen_fds = listen_fds, .nlisten = nlisten, .pid = -1, .sock = -1 };
+	worker_proc_start(&p.wp);
+	while (!p.stopping) {
+		int wait = worker_proc_tick(&p.wp);
+		if (evloop_run_once(&p.loop, wait < 0 ? 1000 : wait) < 0)
+			fatal("epoll_wait");
+	}
+	shutdown_children(&p);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,198 @@
+/* Starting and supervising the worker: fork + exec (fresh address space, no inherited
+ * heap), a SOCK_SEQPACKET channel at fd 3, the setup messages, then the channel's
+ * messages until the worker dies; a dead worker is logged with its cause and restarted
+ * with backoff. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "mounters.h"
+#include "proto.h"
+#include "worker_proc.h"
+
+#define BACKOFF_MAX_MS 10000
+#define STABLE_MS      30000     /* a worker that lived this long resets the backoff */
+
+long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void send_or_die(int sock, uint16_t type, const void *p, size_t len, int fd)
+{
+	if (ipc_send(sock, type, 0, p, len, fd) < 0)
+		fatal("sending %s to the worker", pw_msg_name(type));
+}
+
+static void send_setup(struct worker_proc *wp)
+{
+	struct proto_hello hello = { .version = RTFTP_PROTO_VERSION };
+	send_or_die(wp->sock, PW_HELLO, &hello, sizeof(hello), -1);
+	send_or_die(wp->sock, PW_CONFIG, &wp->opt->worker, sizeof(wp->opt->worker), -1);
+	send_or_die(wp->sock, PW_ROOT, NULL, 0, wp->rootfd);
+	for (int i = 0; i < wp->nlisten; i++)
+		send_or_die(wp->sock, PW_LISTEN, NULL, 0, wp->listen_fds[i]);
+	send_or_die(wp->sock, PW_START, NULL, 0, -1);
+}
+
+static void on_worker_msg(struct worker_proc *wp, struct ipc_msg *m)
+{
+	char addr[RTFTP_ADDR_MAX], line[IPC_MAX_PAYLOAD];
+	struct pw_log lg;
+	struct proto_hello hello;
+	if (m->fd >= 0)
+		fatalx("worker sent a descriptor with %s", pw_msg_name(m->hdr.type));
+	switch (m->hdr.type) {
+	case PW_HELLO:
+		if (ipc_get_exact(m, &hello, sizeof(hello)) < 0 || hello.version != RTFTP_PROTO_VERSION)
+			goto malformed;
+		break;
+	case PW_READY:
+		if (!wp->ready_notified) {
+			sd_notify(0, "READY=1\nSTATUS=serving");
+			wp->ready_notified = true;
+		}
+		log_info("worker %d sandboxed and serving", (int)wp->pid);
+		break;
+	case PW_LOG:
+		if (ipc_get_struct_string(m, &lg, sizeof(lg), line, sizeof(line)) < 0 ||
+		    lg.level > LOG_LVL_DEBUG)
+			goto malformed;
+		log_line((enum log_level)lg.level, line);
+		break;
+	case PW_MOUNTER_WANT:
+		if (ipc_get_string(m, addr, sizeof(addr)) < 0)
+			goto malformed;
+		mounters_want(wp->mounters, addr);
+		break;
+	case PW_MOUNTER_STALLED:
+		if (ipc_get_string(m, addr, sizeof(addr)) < 0)
+			goto malformed;
+		mounters_stalled(wp->mounters, addr);
+		break;
+	default:
+		goto malformed;
+	}
+	return;
+malformed:
+	/* A wrong message from the worker ends it; supervision starts a clean one. */
+	log_warnx("malformed %s from the worker: stopping it", pw_msg_name(m->hdr.type));
+	kill(wp->pid, SIGKILL);
+}
+
+static void worker_readable(struct ev_handler *h, uint32_t events)
+{
+	struct worker_proc *wp = container_of(h, struct worker_proc, ev);
+	struct ipc_msg m;
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		int r = ipc_recv(wp->sock, &m);
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {       /* the worker is gone: SIGCHLD tells why */
+			evloop_del(wp->loop, &wp->ev);
+			close(wp->sock);
+			wp->sock = -1;
+			mounters_set_worker(wp->mounters, -1);
+			return;
+		}
+		on_worker_msg(wp, &m);
+	}
+}
+
+void worker_proc_start(struct worker_proc *wp)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		fatal("socketpair for the worker");
+	pid_t pid = fork();
+	if (pid < 0)
+		fatal("fork for the worker");
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(sv[1], RTFTP_FD_PARENT) < 0)
+			_exit(127);
+		execl(wp->path, "rtftp-worker", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	wp->pid = pid;
+	wp->sock = sv[0];
+	wp->started_ms = monotonic_ms();
+	wp->restart_at_ms = 0;
+	send_setup(wp);
+	fcntl(wp->sock, F_SETFL, O_NONBLOCK);
+	if (evloop_add(wp->loop, &wp->ev, wp->sock, worker_readable, EPOLLIN) < 0)
+		fatal("epoll add worker channel");
+	mounters_set_worker(wp->mounters, wp->sock);
+}
+
+static void log_death(pid_t pid, int status)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		log_warnx("worker %d killed by its seccomp filter (SIGSYS): it made a system call "
+			  "outside its allow-list", (int)pid);
+	else if (WIFSIGNALED(status))
+		log_warnx("worker %d killed by signal %d (%s)", (int)pid, WTERMSIG(status),
+			  strsignal(WTERMSIG(status)));
+	else
+		log_warnx("worker %d exited with status %d", (int)pid, WEXITSTATUS(status));
+}
+
+bool worker_proc_exited(struct worker_proc *wp, pid_t pid, int status, bool stopping)
+{
+	if (pid != wp->pid)
+		return false;
+	wp->pid = -1;
+	if (wp->sock >= 0) {
+		evloop_del(wp->loop, &wp->ev);
+		close(wp->sock);
+		wp->sock = -1;
+		mounters_set_worker(wp->mounters, -1);
+	}
+	if (stopping)
+		return true;
+	log_death(pid, status);
+	long long now = monotonic_ms();
+	if (now - wp->started_ms > STABLE_MS)
+		wp->restarts = 0;
+	long long delay = 100LL << (wp->restarts < 7 ? wp->restarts : 7);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	wp->restarts++;
+	wp->restart_at_ms = now + delay;
+	log_info("starting a new worker in %lld ms", delay);
+	return true;
+}
+
+int worker_proc_tick(struct worker_proc *wp)
+{
+	if (wp->restart_at_ms == 0)
+		return -1;
+	long long left = wp->restart_at_ms - monotonic_ms();
+	if (left > 0)
+		return (int)left;
+	worker_proc_start(wp);
+	return -1;
+}
+
+void worker_proc_stop(struct worker_proc *wp)
+{
+	if (wp->pid > 0)
+		kill(wp->pid, SIGTERM);
+	wp->restart_at_ms = 0;
+}

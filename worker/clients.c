@@ -1,0 +1,117 @@
+/* Per-client-address state: transfers in flight, the request rate limit, path MTU.
+ * Bounded: idle entries expire, and the table refuses new addresses when full. */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "worker.h"
+
+#define CLIENTS_MAX      65536
+#define CLIENT_IDLE_MS   60000
+#define MTU_REFRESH_MS   60000
+
+static void host_only(const struct sockaddr_storage *in, struct sockaddr_storage *out)
+{
+	addr_unmap(in, out);
+	if (out->ss_family == AF_INET)
+		((struct sockaddr_in *)out)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)out)->sin6_port = 0;
+}
+
+struct client *client_get(struct worker *w, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage host;
+	host_only(peer, &host);
+	unsigned b = addr_hash(&host, false) % CLIENT_BUCKETS;
+	for (struct client *c = w->clients[b]; c; c = c->next) {
+		if (addr_host_equal(&c->addr, &host)) {
+			c->last_seen_ms = w->now_ms;
+			return c;
+		}
+	}
+	if (w->nclients >= CLIENTS_MAX)
+		return NULL;
+	struct client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->addr = host;
+	if (addr_to_text(&host, c->text, sizeof(c->text)) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->tokens = 2.0 * w->cfg.rrq_rate;
+	c->refill_ms = c->last_seen_ms = w->now_ms;
+	c->next = w->clients[b];
+	w->clients[b] = c;
+	w->nclients++;
+	return c;
+}
+
+/* Token bucket: rrq_rate per second, bursts of twice that. The first refusal of an episode
+ * is reported (one error, one log line); the rest are dropped silently, so a flood of
+ * spoofed requests is not answered with a flood. */
+bool client_rate_ok(struct worker *w, struct client *c, bool *first_refusal)
+{
+	double cap = 2.0 * w->cfg.rrq_rate;
+	c->tokens += (double)(w->now_ms - c->refill_ms) * w->cfg.rrq_rate / 1000.0;
+	c->refill_ms = w->now_ms;
+	if (c->tokens > cap)
+		c->tokens = cap;
+	if (c->tokens >= 1.0) {
+		c->tokens -= 1.0;
+		if (c->limited_since_ms && c->tokens >= cap / 2)
+			c->limited_since_ms = 0;    /* calm again: a later episode is reported anew */
+		return true;
+	}
+	*first_refusal = c->limited_since_ms == 0;
+	if (*first_refusal)
+		c->limited_since_ms = w->now_ms;
+	return false;
+}
+
+void clients_expire(struct worker *w)
+{
+	for (unsigned b = 0; b < CLIENT_BUCKETS; b++) {
+		struct client **pp = &w->clients[b];
+		while (*pp) {
+			struct client *c = *pp;
+			if (c->active == 0 && w->now_ms - c->last_seen_ms > CLIENT_IDLE_MS) {
+				*pp = c->next;
+				free(c);
+				w->nclients--;
+			} else {
+				pp = &c->next;
+			}
+		}
+	}
+}
+
+/* The route's MTU towards the client, from a connected scratch socket (IP_MTU needs one). */
+unsigned client_path_mtu(struct worker *w, struct client *c)
+{
+	if (c->mtu && w->now_ms - c->mtu_ms < MTU_REFRESH_MS)
+		return c->mtu;
+	int fd = socket(c->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int mtu = 0;
+	socklen_t len = sizeof(mtu);
+	struct sockaddr_storage dst = c->addr;
+	if (dst.ss_family == AF_INET)
+		((struct sockaddr_in *)&dst)->sin_port = htons(9);
+	else
+		((struct sockaddr_in6 *)&dst)->sin6_port = htons(9);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&dst, addr_len(&dst)) == 0) {
+		if (c->addr.ss_family == AF_INET)
+			getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len);
+		else
+			getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &len);
+	}
+	if (fd >= 0)
+		close(fd);
+	c->mtu = mtu > 0 ? (unsigned)mtu : 1500;
+	c->mtu_ms = w->now_ms;
+	return c->mtu;
+}

@@ -1,0 +1,429 @@
+/* The worker's side of remote disks: one channel per client mounter (handed over by the
+ * parent), opens, streaming progress, and every way a mounter can fail. A mounter is as
+ * untrusted as a packet: every message is checked, and a wrong one ends that mounter. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "worker.h"
+
+#define RETRY_AFTER_FAIL_MS 10000      /* a disk that failed is not asked for again sooner */
+#define REMOTE_SIZE_MAX     (1ULL << 40)
+
+enum mnt_state { M_WANTED, M_HELLO, M_READY, M_DEAD };
+
+struct mounter {
+	struct ev_handler ev;
+	struct worker *w;
+	int sock;
+	char addr[RTFTP_ADDR_MAX];
+	enum mnt_state state;
+	bool got_hello;
+	uint64_t retry_after_ms;
+	uint32_t next_id;
+	struct file_ref *files;
+	struct mounter *next;
+};
+
+static struct mounter *mounter_find(struct worker *w, const char *addr)
+{
+	for (struct mounter *m = w->mounters; m; m = m->next)
+		if (strcmp(m->addr, addr) == 0)
+			return m;
+	return NULL;
+}
+
+static struct mounter *mounter_new(struct worker *w, const char *addr)
+{
+	struct mounter *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->w = w;
+	m->sock = -1;
+	m->state = M_DEAD;
+	snprintf(m->addr, sizeof(m->addr), "%s", addr);
+	m->next = w->mounters;
+	w->mounters = m;
+	return m;
+}
+
+/* Transfers matching a predicate, collected first: handling one never frees another. */
+static size_t collect(struct worker *w, bool (*match)(struct transfer *, void *), void *arg,
+		      struct transfer ***out)
+{
+	size_t n = 0, cap = 0;
+	struct transfer **v = NULL;
+	for (unsigned b = 0; b < XFER_BUCKETS; b++) {
+		for (struct transfer *t = w->xfers[b]; t; t = t->hnext) {
+			if (!match(t, arg))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct transfer **nv = realloc(v, cap * sizeof(*v));
+				if (!nv)
+					fatal("out of memory");
+				v = nv;
+			}
+			v[n++] = t;
+		}
+	}
+	*out = v;
+	return n;
+}
+
+static bool waits_for_mounter(struct transfer *t, void *m) { return t->mnt_wait == m; }
+static bool reads_file(struct transfer *t, void *f) { return t->file == f; }
+static bool reads_from(struct transfer *t, void *m) { return t->file && t->file->mnt == m; }
+
+static void fall_through(struct transfer *t)
+{
+	t->mnt_wait = NULL;
+	t->lookup_step = ORIGIN_DEFAULT;
+	transfer_lookup_continue(t);
+}
+
+/* End a mounter. Transfers still waiting for it fall through to default/ (it never came
+ * up) or fail (it went away while serving); transfers whose file is complete go on. */
+static void mounter_kill(struct mounter *m, const char *why, bool before_ready)
+{
+	struct worker *w = m->w;
+	struct transfer **v;
+	size_t n;
+	if (m->sock >= 0) {
+		evloop_del(&w->loop, &m->ev);
+		close(m->sock);
+		m->sock = -1;
+	}
+	m->state = M_DEAD;
+	m->retry_after_ms = w->now_ms + RETRY_AFTER_FAIL_MS;
+	n = collect(w, waits_for_mounter, m, &v);
+	for (size_t i = 0; i < n; i++) {
+		if (before_ready)
+			fall_through(v[i]);
+		else
+			transfer_fail(v[i], TFTP_EUNDEF, "remote disk unavailable", "error");
+	}
+	free(v);
+	n = collect(w, reads_from, m, &v);
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->file->avail < v[i]->file->size || !v[i]->file->opened)
+			transfer_fail(v[i], TFTP_EUNDEF, "remote disk unavailable", "error");
+	free(v);
+	for (struct file_ref *f = m->files; f; f = f->mnext) {
+		f->mnt = NULL;
+		f->failed = f->failed || f->avail < f->size || !f->opened;
+	}
+	m->files = NULL;
+	log_warnx("client %s: remote disk %s", m->addr, why);
+}
+
+static struct file_ref *file_by_id(struct mounter *m, uint32_t id)
+{
+	for (struct file_ref *f = m->files; f; f = f->mnext)
+		if (f->id == id)
+			return f;
+	return NULL;    /* closed by us while the answer was on its way: not an error */
+}
+
+static void on_opened(struct mounter *m, struct ipc_msg *msg)
+{
+	struct wm_opened o;
+	struct stat st;
+	struct file_ref *f = file_by_id(m, msg->hdr.id);
+	if (msg->fd < 0 || ipc_get_exact(msg, &o, sizeof(o)) < 0 || o.size > REMOTE_SIZE_MAX ||
+	    fstat(msg->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < o.size) {
+		ipc_msg_drop_fd(msg);
+		mounter_kill(m, "sent a malformed WM_OPENED", false);
+		return;
+	}
+	if (!f || f->opened) {
+		ipc_msg_drop_fd(msg);
+		return;
+	}
+	f->fd = msg->fd;
+	msg->fd = -1;
+	f->size = o.size;
+	f->avail = 0;
+	f->opened = true;
+	struct transfer **v;
+	size_t n = collect(m->w, reads_file, f, &v);
+	for (size_t i = 0; i < n; i++) {
+		timer_clear(m->w, v[i]);
+		cache_put(m->w, &v[i]->client->addr, v[i]->name, f);
+		transfer_data_available(v[i]);
+	}
+	free(v);
+}
+
+static void on_progress(struct mounter *m, struct ipc_msg *msg)
+{
+	struct wm_progress p;
+	struct file_ref *f = file_by_id(m, msg->hdr.id);
+	if (ipc_get_exact(msg, &p, sizeof(p)) < 0 || (f && (!f->opened || p.available > f->size ||
+							     p.available < f->avail))) {
+		mounter_kill(m, "sent a malformed WM_PROGRESS", false);
+		return;
+	}
+	if (!f)
+		return;
+	f->avail = p.available;
+	struct transfer **v;
+	size_t n = collect(m->w, reads_file, f, &v);
+	for (size_t i = 0; i < n; i++)
+		transfer_data_available(v[i]);
+	free(v);
+}
+
+static void on_error(struct mounter *m, struct ipc_msg *msg)
+{
+	struct wm_error e;
+	char text[RTFTP_REASON_MAX], esc[RTFTP_REASON_MAX * 2];
+	struct file_ref *f = file_by_id(m, msg->hdr.id);
+	if (ipc_get_struct_string(msg, &e, sizeof(e), text, sizeof(text)) < 0) {
+		mounter_kill(m, "sent a malformed WM_ERROR", false);
+		return;
+	}
+	if (!f)
+		return;
+	log_escape(esc, sizeof(esc), text, strlen(text));
+	f->failed = true;
+	struct transfer **v;
+	size_t n = collect(m->w, reads_file, f, &v);
+	for (size_t i = 0; i < n; i++) {
+		struct transfer *t = v[i];
+		if (e.kind == WM_ERR_NOTFOUND && !f->opened) {
+			file_ref_put(m->w, t->file);
+			t->file = NULL;
+			timer_clear(m->w, t);
+			t->lookup_step = ORIGIN_DEFAULT;
+			transfer_lookup_continue(t);
+		} else if (e.kind == WM_ERR_DENIED) {
+			transfer_fail(t, TFTP_EACCESS, "access violation", "refused");
+		} else if (e.kind == WM_ERR_TOOBIG) {
+			transfer_fail(t, TFTP_ENOSPACE, "file too large for the remote disk cache", "error");
+		} else {
+			log_warnx("client %s: remote disk error on %s: %s", m->addr, t->name, esc);
+			transfer_fail(t, TFTP_EUNDEF, "remote disk unavailable", "error");
+		}
+	}
+	free(v);
+}
+
+static void on_ready(struct mounter *m)
+{
+	struct transfer **v;
+	m->state = M_READY;
+	log_info("client %s: remote disk ready", m->addr);
+	size_t n = collect(m->w, waits_for_mounter, m, &v);
+	for (size_t i = 0; i < n; i++) {
+		v[i]->mnt_wait = NULL;
+		transfer_lookup_continue(v[i]);
+	}
+	free(v);
+}
+
+static void mounter_dispatch(struct mounter *m, struct ipc_msg *msg)
+{
+	struct proto_hello hello;
+	char reason[RTFTP_REASON_MAX], esc[RTFTP_REASON_MAX * 2], why[RTFTP_REASON_MAX * 4 + 64];
+	bool fd_ok = msg->hdr.type == WM_OPENED;
+	if (msg->fd >= 0 && !fd_ok) {
+		ipc_msg_drop_fd(msg);
+		mounter_kill(m, "sent an unexpected descriptor", m->state != M_READY);
+		return;
+	}
+	if (msg->hdr.type != WM_HELLO && !m->got_hello) {
+		mounter_kill(m, "did not start with HELLO", true);
+		return;
+	}
+	switch (msg->hdr.type) {
+	case WM_HELLO:
+		if (m->got_hello || ipc_get_exact(msg, &hello, sizeof(hello)) < 0 ||
+		    hello.version != RTFTP_PROTO_VERSION) {
+			mounter_kill(m, "speaks another protocol", true);
+			return;
+		}
+		m->got_hello = true;
+		break;
+	case WM_READY:
+		if (m->state != M_HELLO || msg->hdr.len != 0) {
+			mounter_kill(m, "sent an unexpected WM_READY", m->state != M_READY);
+			return;
+		}
+		on_ready(m);
+		break;
+	case WM_FAILED:
+		if (ipc_get_string(msg, reason, sizeof(reason)) < 0)
+			snprintf(reason, sizeof(reason), "(malformed reason)");
+		log_escape(esc, sizeof(esc), reason, strlen(reason));
+		snprintf(why, sizeof(why), "unavailable: %s; serving from default/", esc);
+		mounter_kill(m, why, true);
+		break;
+	case WM_OPENED: on_opened(m, msg); break;
+	case WM_PROGRESS: on_progress(m, msg); break;
+	case WM_ERROR: on_error(m, msg); break;
+	default:
+		mounter_kill(m, "sent an unknown message", m->state != M_READY);
+	}
+}
+
+static void mounter_readable(struct ev_handler *h, uint32_t events)
+{
+	struct mounter *m = container_of(h, struct mounter, ev);
+	struct ipc_msg msg;
+	(void)events;
+	for (int i = 0; i < 64 && m->sock >= 0; i++) {
+		int r = ipc_recv(m->sock, &msg);
+		if (r < 0 && errno == EAGAIN)
+			return;
+		m->w->now_ms = clock_now_ms();
+		if (r <= 0) {
+			mounter_kill(m, r == 0 ? "mounter exited" : "channel error",
+				     m->state != M_READY);
+			return;
+		}
+		mounter_dispatch(m, &msg);
+	}
+}
+
+void remote_on_mounter_fd(struct worker *w, const char *addr, int fd)
+{
+	struct mounter *m = mounter_find(w, addr);
+	struct proto_hello hello = { .version = RTFTP_PROTO_VERSION };
+	if (!m && !(m = mounter_new(w, addr))) {
+		close(fd);
+		return;
+	}
+	if (m->sock >= 0)
+		mounter_kill(m, "replaced by a new mounter", false);
+	m->sock = fd;
+	m->state = M_HELLO;
+	m->got_hello = false;
+	if (evloop_add(&w->loop, &m->ev, fd, mounter_readable, EPOLLIN) < 0 ||
+	    ipc_send(fd, WM_HELLO, 0, &hello, sizeof(hello), -1) < 0)
+		mounter_kill(m, "channel unusable", true);
+}
+
+void remote_on_mounter_none(struct worker *w, const char *addr)
+{
+	struct mounter *m = mounter_find(w, addr);
+	if (m && m->state != M_READY)
+		mounter_kill(m, "not started (no .nbd file, or --max-mounters reached); "
+			     "serving from default/", true);
+}
+
+static bool has_nbd_file(struct worker *w, const char *addr)
+{
+	char name[RTFTP_ADDR_MAX + 8];
+	struct stat st;
+	snprintf(name, sizeof(name), "%s.nbd", addr);
+	return fstatat(w->rootfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+static struct file_ref *open_remote(struct mounter *m, const char *name)
+{
+	for (struct file_ref *f = m->files; f; f = f->mnext)
+		if (!f->failed && strcmp(f->name, name) == 0)
+			return file_ref_get(f);
+	struct file_ref *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->refs = 1;
+	f->fd = -1;
+	f->origin = ORIGIN_REMOTE;
+	f->mnt = m;
+	f->id = ++m->next_id;
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	if (ipc_send_str(m->sock, WM_OPEN, f->id, name) < 0) {
+		free(f);
+		return NULL;
+	}
+	f->mnext = m->files;
+	m->files = f;
+	return f;
+}
+
+enum lookup_result remote_lookup(struct worker *w, struct transfer *t, struct file_ref **out,
+				 uint16_t *errcode, const char **why)
+{
+	if (!w->cfg.remote_disks || !has_nbd_file(w, t->client->text))
+		return LK_NEXT;
+	struct mounter *m = mounter_find(w, t->client->text);
+	if (m && m->state == M_DEAD && w->now_ms < m->retry_after_ms)
+		return LK_NEXT;
+	if (!m && !(m = mounter_new(w, t->client->text)))
+		return LK_NEXT;
+	if (m->state == M_DEAD) {
+		m->state = M_WANTED;
+		control_send_want(w, m->addr);
+	}
+	if (m->state != M_READY) {
+		t->mnt_wait = m;     /* answered late rather than refused: the disk is starting */
+		return LK_PENDING;
+	}
+	struct file_ref *f = open_remote(m, t->name);
+	if (!f) {
+		*errcode = TFTP_EUNDEF;
+		*why = "remote disk unavailable";
+		return LK_REFUSED;
+	}
+	if (f->opened) {
+		*out = f;
+		return LK_FOUND;
+	}
+	t->file = f;
+	timer_set(w, t, w->now_ms + w->cfg.remote_deadline_ms);
+	return LK_PENDING;
+}
+
+void remote_forget_transfer(struct worker *w, struct transfer *t)
+{
+	(void)w;
+	t->mnt_wait = NULL;
+}
+
+void remote_close_file(struct worker *w, struct file_ref *f)
+{
+	struct mounter *m = f->mnt;
+	(void)w;
+	for (struct file_ref **pp = &m->files; *pp; pp = &(*pp)->mnext) {
+		if (*pp == f) {
+			*pp = f->mnext;
+			break;
+		}
+	}
+	if (m->sock >= 0 && m->state == M_READY)
+		ipc_send(m->sock, WM_CLOSE, f->id, NULL, 0, -1);
+}
+
+void remote_stalled(struct worker *w, struct transfer *t)
+{
+	struct mounter *m = t->file && t->file->mnt ? t->file->mnt : t->mnt_wait;
+	if (!m || m->state != M_READY) {
+		transfer_fail(t, TFTP_EUNDEF, "remote disk not responding", "error");
+		return;
+	}
+	control_send_stalled(w, m->addr);
+	mounter_kill(m, "not responding: replaced on the next request", false);
+	/* mounter_kill failed every transfer still reading from it, t among them */
+}
+
+void remote_stop_all(struct worker *w)
+{
+	while (w->mounters) {
+		struct mounter *m = w->mounters;
+		w->mounters = m->next;
+		if (m->sock >= 0)
+			close(m->sock);
+		for (struct file_ref *f = m->files; f; f = f->mnext)
+			f->mnt = NULL;
+		free(m);
+	}
+}
