@@ -21,16 +21,6 @@ static void on_stop_signal(int sig)
 	stop_requested = 1;
 }
 
-uint32_t worker_random(struct worker *w)
-{
-	/* xorshift32: jitter and port choice need spread, not secrecy */
-	uint32_t x = w->rng;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return w->rng = x;
-}
-
 static void expect_fd(const struct ipc_msg *m, bool want)
 {
 	if ((m->fd >= 0) != want)

@@ -110,6 +110,14 @@ int sandbox_print_filter(int fd)
 	return rc < 0 ? 1 : 0;
 }
 
+int sandbox_seccomp_load(void)
+{
+	scmp_filter_ctx ctx = filter_build();
+	int rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc;
+}
+
 void sandbox_apply(struct worker *w)
 {
 	limits_apply();
@@ -118,9 +126,7 @@ void sandbox_apply(struct worker *w)
 	if (landlock_apply(w->rootfd) == 1)
 		log_warnx("this kernel has no Landlock: file access is confined by permissions "
 			  "and openat2(RESOLVE_BENEATH) only");
-	scmp_filter_ctx ctx = filter_build();
-	int rc = seccomp_load(ctx);
-	seccomp_release(ctx);
+	int rc = sandbox_seccomp_load();
 	if (rc < 0) {
 		if (!w->cfg.insecure_no_sandbox)
 			fatalx("cannot load the seccomp filter (%s): not serving; "

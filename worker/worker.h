@@ -223,6 +223,7 @@ void control_send_stalled(struct worker *w, const char *addr);
 /* sandbox.c */
 void sandbox_apply(struct worker *w);
 int  sandbox_print_filter(int fd);
+int  sandbox_seccomp_load(void);     /* the filter alone: 0 or -errno */
 
 uint32_t worker_random(struct worker *w);
 
