@@ -95,8 +95,11 @@ int ipc_recv(int sock, struct ipc_msg *m)
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	if (n == 0)
+	if (n == 0) {
+		/* An empty SOCK_SEQPACKET message reads like EOF but may carry descriptors. */
+		close_all_fds(&msg);
 		return 0;
+	}
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(m->hdr) ||
 	    m->hdr.len != (size_t)n - sizeof(m->hdr) || m->hdr.flags != 0 ||
 	    take_fd(&msg, &m->fd) < 0) {

@@ -33,7 +33,7 @@ int ipc_recv(int sock, struct ipc_msg *m);
 
 /* Exact-size getters: -1 unless the payload is exactly what is asked for. */
 int ipc_get_exact(const struct ipc_msg *m, void *out, size_t size);
-/* The payload must be a string of 1..cap-1 bytes with its NUL as the last byte and no other. */
+/* The payload must be 1..cap bytes (at most cap-1 characters), its NUL the last byte and the only one. */
 int ipc_get_string(const struct ipc_msg *m, char *out, size_t cap);
 /* A fixed struct followed by a NUL-terminated string (as above). */
 int ipc_get_struct_string(const struct ipc_msg *m, void *head, size_t headsize, char *out, size_t cap);

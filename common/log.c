@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,9 @@ void log_line(enum log_level lvl, const char *line)
 }
 
 static void log_vemit(enum log_level lvl, int with_errno, int saved_errno,
+		      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void log_vemit(enum log_level lvl, int with_errno, int saved_errno,
 		      const char *fmt, va_list ap)
 {
 	char msg[1536], line[1800];
@@ -115,34 +119,44 @@ void fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+static size_t escape_one(unsigned char c, char tmp[4])
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	if (c == '\\' || c == '"') {
+		tmp[0] = '\\';
+		tmp[1] = (char)c;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		tmp[0] = (char)c;
+		return 1;
+	}
+	tmp[0] = '\\'; tmp[1] = 'x'; tmp[2] = hex[c >> 4]; tmp[3] = hex[c & 15];
+	return 4;
+}
+
+char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	char tmp[4];
+	size_t need = 0, room, o = 0;
 	if (dstlen == 0)
 		return dst;
+	for (size_t i = 0; i < srclen && need < dstlen; i++)
+		need += escape_one((unsigned char)src[i], tmp);
+	/* Keep room for "..." only when the text does not fit. */
+	bool fits = need < dstlen;
+	room = fits ? dstlen - 1 : (dstlen >= 4 ? dstlen - 4 : 0);
 	for (size_t i = 0; i < srclen; i++) {
-		unsigned char c = (unsigned char)src[i];
-		char tmp[4];
-		size_t n;
-		if (c == '\\' || c == '"') {
-			tmp[0] = '\\'; tmp[1] = (char)c; n = 2;
-		} else if (c >= 0x20 && c < 0x7f) {
-			tmp[0] = (char)c; n = 1;
-		} else {
-			tmp[0] = '\\'; tmp[1] = 'x'; tmp[2] = hex[c >> 4]; tmp[3] = hex[c & 15]; n = 4;
-		}
-		if (o + n + 4 > dstlen) {
-			if (dstlen >= 4) {
-				o = o < dstlen - 4 ? o : dstlen - 4;
-				memcpy(dst + o, "...", 3);
-				o += 3;
-			}
+		size_t n = escape_one((unsigned char)src[i], tmp);
+		if (o + n > room)
 			break;
-		}
 		memcpy(dst + o, tmp, n);
 		o += n;
 	}
-	dst[o < dstlen ? o : dstlen - 1] = '\0';
+	if (!fits && dstlen >= 4) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
 	return dst;
 }

@@ -25,7 +25,7 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 /* Write a line as is (already formatted) at a level; used for transfer records and forwarded lines. */
 void log_line(enum log_level lvl, const char *line);
 
-/* Copy untrusted bytes into dst as printable ASCII: \\, \", \n, \xNN. Always NUL-terminates;
+/* Copy untrusted bytes into dst as printable ASCII: \\, \", and \xNN for the rest. Always NUL-terminates;
  * an overlong input ends in "...". Returns dst. */
 char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 
