@@ -193,6 +193,14 @@ static void on_error(struct mounter *m, struct ipc_msg *msg)
 	if (!f)
 		return;
 	log_escape(esc, sizeof(esc), text, strlen(text));
+	/* The mounter forgets an id it answered with an error: no WM_CLOSE for it. */
+	for (struct file_ref **pp = &m->files; *pp; pp = &(*pp)->mnext) {
+		if (*pp == f) {
+			*pp = f->mnext;
+			break;
+		}
+	}
+	f->mnt = NULL;
 	f->failed = true;
 	struct transfer **v;
 	size_t n = collect(m->w, reads_file, f, &v);
@@ -303,6 +311,12 @@ void remote_on_mounter_fd(struct worker *w, const char *addr, int fd)
 	}
 	if (m->sock >= 0)
 		mounter_kill(m, "replaced by a new mounter", false);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		log_warn("client %s: mounter channel", addr);
+		close(fd);
+		return;
+	}
 	m->sock = fd;
 	m->state = M_HELLO;
 	m->got_hello = false;

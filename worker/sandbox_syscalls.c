@@ -19,6 +19,9 @@ static const struct sandbox_rule worker_rules[] = {
 	{ .name = "fstat" },            /* regular file? size for tsize */
 	{ .name = "newfstatat" },       /* glibc's fstat */
 	{ .name = "close" },
+	/* channels received from the parent are made non-blocking: never wait on a mounter */
+	{ .name = "fcntl", .nargs = 1, .args = { ARG(1, SCMP_CMP_EQ, F_GETFL) } },
+	{ .name = "fcntl", .nargs = 1, .args = { ARG(1, SCMP_CMP_EQ, F_SETFL) } },
 	/* the event loop */
 	{ .name = "epoll_wait" },
 	{ .name = "epoll_pwait" },

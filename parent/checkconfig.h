@@ -1,0 +1,8 @@
+/* rtftp --check-config FILE: validate a .nbd file, probe its NBD server, print what was
+ * found. Returns the exit code: 0 the disk can be served as configured, 1 it cannot. */
+#ifndef RTFTP_CHECKCONFIG_H
+#define RTFTP_CHECKCONFIG_H
+
+int checkconfig_run(const char *path);
+
+#endif

@@ -1,0 +1,203 @@
+/* Unit tests of the .nbd parser (common/nbdconf.c) and the filesystem sniffer
+ * (common/nbdprobe.c): good files map to the right libguestfs/libnbd fields, every bad
+ * file gives its exact reason. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nbdconf.h"
+#include "nbdprobe.h"
+
+static int failures, warnings;
+
+static void on_warn(const char *msg, void *arg)
+{
+	(void)arg;
+	(void)msg;
+	warnings++;
+}
+
+static void bad(const char *json, const char *reason)
+{
+	static struct nbdconf c;
+	char err[NBDCONF_ERR_MAX] = "";
+	if (nbdconf_parse(json, strlen(json), &c, err, sizeof(err), on_warn, NULL) == 0) {
+		printf("FAIL accepted: %s\n", json);
+		failures++;
+	} else if (!strstr(err, reason)) {
+		printf("FAIL reason for %s\n  got \"%s\"\n  want \"%s\"\n", json, err, reason);
+		failures++;
+	}
+}
+
+static const struct nbdconf *good(const char *json)
+{
+	static struct nbdconf c;
+	char err[NBDCONF_ERR_MAX] = "";
+	if (nbdconf_parse(json, strlen(json), &c, err, sizeof(err), on_warn, NULL) < 0) {
+		printf("FAIL rejected: %s: %s\n", json, err);
+		failures++;
+	}
+	return &c;
+}
+
+static void expect_str(const char *what, const char *got, const char *want)
+{
+	if (strcmp(got, want) != 0) {
+		printf("FAIL %s: got \"%s\" want \"%s\"\n", what, got, want);
+		failures++;
+	}
+}
+
+#define M2 "\"mounts\":[{\"partition\":2,\"mountpoint\":\"/\"},{\"partition\":1,\"mountpoint\":\"/boot\"}]"
+
+static void test_good(void)
+{
+	const struct nbdconf *c = good("{\"url\":\"nbd://10.10.10.10:25000/server_root\"," M2 ",\"tftp_root\":\"/boot\"}");
+	expect_str("server", c->server, "tcp:10.10.10.10:25000");
+	expect_str("export", c->export_name, "server_root");
+	expect_str("tftp_root", c->tftp_root, "/boot");
+	if (c->nmounts != 2 || c->mounts[1].partition != 1 || c->port != 25000)
+		printf("FAIL mounts\n"), failures++;
+	c = good("{\"url\":\"nbd+unix:///my%20disk?socket=/run/nbd%2Fa.sock\"," M2 "}");
+	expect_str("unix server", c->server, "unix:/run/nbd/a.sock");
+	expect_str("decoded export", c->export_name, "my disk");
+	expect_str("default tftp_root", c->tftp_root, "/");
+	c = good("{\"url\":\"nbd://host.example\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"//boot/./\"}],"
+		 "\"tftp_root\":\"/boot/pxe/\"}");
+	expect_str("default port", c->server, "tcp:host.example:10809");
+	expect_str("default export", c->export_name, "");
+	expect_str("normalised mountpoint", c->mounts[0].mountpoint, "/boot");
+	expect_str("normalised root", c->tftp_root, "/boot/pxe");
+	c = good("{\"url\":\"NBD://[fd00::1]:99/x\"," M2 "}");
+	expect_str("ipv6", c->server, "tcp:[fd00::1]:99");
+	int w = warnings;
+	good("{\"url\":\"nbd://h/e\"," M2 ",\"comment\":\"hello\"}");
+	if (warnings != w + 1)
+		printf("FAIL unknown key gave no warning\n"), failures++;
+}
+
+static void test_bad_json(void)
+{
+	char *big = malloc(10u << 20);
+	static struct nbdconf c;
+	char err[NBDCONF_ERR_MAX];
+	memset(big, ' ', 10u << 20);
+	if (nbdconf_parse(big, 10u << 20, &c, err, sizeof(err), NULL, NULL) == 0 || !strstr(err, "larger than 65536"))
+		printf("FAIL 10 MB: %s\n", err), failures++;
+	free(big);
+	bad("", "the file is empty");
+	bad("  \n\t ", "the file is empty");
+	bad("{\"url\":", "not JSON: syntax error at line 1");
+	bad("{\n\"url\": nbd }", "not JSON: syntax error at line 2");
+	bad("[]", "top level is not a JSON object");
+	bad("\"nbd://x/y\"", "top level is not a JSON object");
+	bad("{} {}", "trailing data");
+	if (nbdconf_parse("{\0}", 3, &c, err, sizeof(err), NULL, NULL) == 0 || !strstr(err, "NUL"))
+		printf("FAIL NUL byte\n"), failures++;
+}
+
+static void test_bad_fields(void)
+{
+	bad("{" M2 "}", "missing \"url\"");
+	bad("{\"url\":5," M2 "}", "\"url\" is not a string");
+	bad("{\"url\":\"nbd://h/e\",\"url\":\"nbd://h/f\"," M2 "}", "appears twice");
+	bad("{\"url\":\"nbd://h/e\"}", "missing \"mounts\"");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":{}}", "\"mounts\" is not an array");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[]}", "\"mounts\" is empty");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[5]}", "mounts[0] is not an object");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"mountpoint\":\"/\"}]}", "mounts[0]: missing \"partition\"");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":\"1\",\"mountpoint\":\"/\"}]}", "not an integer");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1.5,\"mountpoint\":\"/\"}]}", "not an integer");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":0,\"mountpoint\":\"/\"}]}", "must be 1..128");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":129,\"mountpoint\":\"/\"}]}", "must be 1..128");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1}]}", "missing \"mountpoint\"");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":true}]}", "\"mountpoint\" is not a string");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"boot\"}]}", "is not an absolute path");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/a/../b\"}]}", "contains '..'");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/a\"},{\"partition\":2,\"mountpoint\":\"/a/\"}]}",
+	    "appears twice");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/a\"},{\"partition\":1,\"mountpoint\":\"/b\"}]}",
+	    "partition 1 is mounted twice");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/boot\"},{\"partition\":2,\"mountpoint\":\"/\"}]}",
+	    "comes before its parent");
+	bad("{\"url\":\"nbd://h/e\"," M2 ",\"tftp_root\":7}", "\"tftp_root\" is not a string");
+	bad("{\"url\":\"nbd://h/e\"," M2 ",\"tftp_root\":\"boot\"}", "\"tftp_root\" is not an absolute path");
+	bad("{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/boot\"}],\"tftp_root\":\"/etc\"}",
+	    "is not below any mount point");
+}
+
+static void test_bad_urls(void)
+{
+	static const char *const cases[][2] = {
+		{ "http://h/e", "not an NBD URI" },
+		{ "file:///etc/passwd", "not an NBD URI" },
+		{ "nbds://h/e", "TLS" },
+		{ "nbd+vsock://1/e", "not an NBD URI" },
+		{ "nbd://", "needs a host" },
+		{ "nbd://h:0/e", "out of range" },
+		{ "nbd://h:65536/e", "out of range" },
+		{ "nbd://h:/e", "bad port" },
+		{ "nbd://h:1x/e", "bad port" },
+		{ "nbd://u@h/e", "user information" },
+		{ "nbd://h/e?tls=on", "no query" },
+		{ "nbd://h/e#f", "fragments" },
+		{ "nbd://h/%zz", "bad %-escape" },
+		{ "nbd://h/a%00b", "control character" },
+		{ "nbd://h/a%0ab", "control character" },
+		{ "nbd://h/a b", "must be %-encoded" },
+		{ "nbd://h/a,b", "','" },
+		{ "nbd://[fd00::1/e", "without ']'" },
+		{ "nbd://h!/e", "bad character" },
+		{ "nbd+unix:///e", "needs ?socket=" },
+		{ "nbd+unix://h/e?socket=/s", "empty host" },
+		{ "nbd+unix:///e?socket=rel", "must be absolute" },
+		{ "nbd+unix:///e?socket=/s&x=1", "exactly one query parameter" },
+	};
+	char json[512];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json), "{\"url\":\"%s\"," M2 "}", cases[i][0]);
+		bad(json, cases[i][1]);
+	}
+}
+
+static void test_sniff(void)
+{
+	static uint8_t b[70000];
+	bool mnt;
+	memset(b, 0, sizeof(b));
+	if (strcmp(nbdprobe_sniff_fs(b, sizeof(b), &mnt), "") != 0 || mnt)
+		printf("FAIL zeros sniffed as a fs\n"), failures++;
+	b[1024 + 56] = 0x53;
+	b[1024 + 57] = 0xef;
+	b[1024 + 0x60] = 0x40;
+	if (strcmp(nbdprobe_sniff_fs(b, sizeof(b), &mnt), "ext4") != 0 || !mnt)
+		printf("FAIL ext4\n"), failures++;
+	/* A short buffer must never read past its end. */
+	if (strcmp(nbdprobe_sniff_fs(b, 1024 + 57, &mnt), "") != 0)
+		printf("FAIL short buffer\n"), failures++;
+	memset(b, 0, sizeof(b));
+	memcpy(b + 4086, "SWAPSPACE2", 10);
+	if (strcmp(nbdprobe_sniff_fs(b, sizeof(b), &mnt), "swap") != 0 || mnt)
+		printf("FAIL swap\n"), failures++;
+}
+
+static void test_paths(void)
+{
+	if (!nbdconf_path_within("/boot/x", "/boot") || nbdconf_path_within("/bootx", "/boot") ||
+	    !nbdconf_path_within("/boot", "/boot") || !nbdconf_path_within("/a", "/"))
+		printf("FAIL path_within\n"), failures++;
+}
+
+int main(void)
+{
+	test_good();
+	test_bad_json();
+	test_bad_fields();
+	test_bad_urls();
+	test_sniff();
+	test_paths();
+	printf("%s (%d failures)\n", failures ? "FAILED" : "ALL OK", failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Start failures that must take milliseconds (no launch) and give the exact reason, the
+# launch timeout, and --check-config. One nbdkit on a unix socket, one on loopback TCP.
+source "$(dirname "$0")/lib.sh"
+fixture 2
+nbd_unix
+port=$(free_port); nbd_tcp "$port"
+U="nbd+unix:///?socket=$T/u/nbd.sock"
+dead=$(free_port)
+
+expect_fail() {   # NAME URL MOUNTS SUBSTRING MAX_MS
+	conf "$T/$1.nbd" "$2" "$3" "${6:-}"
+	echo "== $1"
+	harness "$T/$1.nbd" /dev/null "failed:$4" "$5"
+}
+expect_fail socket-missing "nbd+unix:///?socket=$T/none.sock" "$MOUNTS_STD" "No such file" 1500
+expect_fail port-closed "nbd://127.0.0.1:$dead/client1" "$MOUNTS_STD" "Connection refused" 1500
+expect_fail wrong-export "nbd://127.0.0.1:$port/bogus" "$MOUNTS_STD" "export" 1500
+expect_fail no-partition "$U" '[{"partition":7,"mountpoint":"/"}]' "partition 7 does not exist" 1500
+expect_fail not-a-fs "$U" '[{"partition":4,"mountpoint":"/"}]' "partition 4 holds no filesystem" 1500
+
+printf '' > "$T/empty.nbd"; echo "== empty"; harness "$T/empty.nbd" /dev/null "failed:the file is empty" 1500
+printf '{not json' > "$T/nj.nbd"; echo "== not json"; harness "$T/nj.nbd" /dev/null "failed:not JSON" 1500
+head -c 10485760 /dev/zero > "$T/big.nbd"; echo "== 10 MB"; harness "$T/big.nbd" /dev/null "failed:larger than 65536" 1500
+
+# A server that accepts and never answers: the deadline, not a hang.
+silent=$(free_port)
+python3 -c "import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1',$silent)); s.listen(5)
+c=[]
+while True: c.append(s.accept())" & EXTRA_PID=$!
+sleep 0.3
+expect_fail silent "nbd://127.0.0.1:$silent/x" "$MOUNTS_STD" "no answer from the NBD server within the deadline" 5000
+
+# Launch timeout: a valid disk, 3 s allowed; qemu is killed and the reason says so.
+conf "$T/ok.nbd" "$U" "$MOUNTS_STD" /boot
+echo "== launch timeout"
+harness "$T/ok.nbd" /dev/null "failed:launch took longer than 3 s" 12000 launch=3
+sleep 2
+if pgrep -f "qemu.*$T/tmp" >/dev/null; then echo "FAIL: qemu left running after the launch timeout"; exit 1; fi
+
+# --check-config (parent/checkconfig.c), through rtftp when it exists.
+CC=$RTFTP_BIN_DIR/checkconfig-test
+if [ -x "$RTFTP_BIN_DIR/rtftp" ] && "$RTFTP_BIN_DIR/rtftp" --help 2>&1 | grep -q check-config; then
+	CC="$RTFTP_BIN_DIR/rtftp --check-config"
+fi
+echo "== check-config ($CC)"
+out=$(timeout 20 $CC "$T/ok.nbd"); echo "$out"
+grep -q "partition 1: .*vfat" <<<"$out" && grep -q "partition 2: .*ext4" <<<"$out" && grep -q "^OK" <<<"$out"
+conf "$T/tcp.nbd" "nbd://127.0.0.1:$port/client1" '[{"partition":1,"mountpoint":"/boot"}]' /boot
+timeout 20 $CC "$T/tcp.nbd" | grep -q "^OK"
+set +e
+out=$(timeout 20 $CC "$T/no-partition.nbd"); rc=$?
+set -e
+echo "$out"; [ $rc = 1 ] && grep -q "partition 7 does not exist" <<<"$out"
+out=$(timeout 20 $CC "$T/nj.nbd") && exit 1; grep -q "invalid: not JSON" <<<"$out"
+out=$(timeout 20 $CC "$T/wrong-export.nbd") && exit 1; echo "$out"
+echo "ALL PROBE TESTS OK"
