@@ -6,8 +6,6 @@
  * a WM_PROGRESS after each. Complete memfds are sealed and kept in a cache bounded by
  * cache_max_bytes, keyed by the guest's (path, size, mtime, inode) and revalidated by a
  * statns on every open. */
-#ifndef _GNU_SOURCE
-#endif
 #include "mounter.h"
 
 #include <errno.h>

@@ -4,8 +4,6 @@
  * does get: no new privileges for anything it starts, no core dumps (they would hold disk
  * bytes), a private umask, no inherited descriptors beyond stdio and its two channels, and
  * death with the parent. */
-#ifndef _GNU_SOURCE
-#endif
 #include "mounter.h"
 
 #include <errno.h>

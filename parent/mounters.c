@@ -2,8 +2,6 @@
  * worker's), PM_HELLO + PM_CONFIG, the worker end handed over with PW_MOUNTER, status
  * tracking for --max-mounters eviction, backstop and stop kills, and cleanup when a
  * mounter exits. Nothing here waits on a child except mounters_stop_all at shutdown. */
-#ifndef _GNU_SOURCE
-#endif
 #include "mounters_priv.h"
 
 #include <arpa/inet.h>

@@ -82,7 +82,7 @@ static void usage(FILE *f)
 "remote disks:\n"
 "      --no-proactive         do not start mounters when .nbd files appear\n"
 "      --idle-timeout SEC     stop an idle mounter (default 600)\n"
-"      --max-mounters N       mounters at once (default 4)\n"
+"      --max-mounters N       mounters at once (default: half the RAM at 768 MB each)\n"
 "      --launch-timeout SEC   longest appliance launch (default 120)\n"
 "      --remount-after SEC    quiet time after which a request remounts (default 30)\n"
 "      --remote-deadline SEC  longest wait for a remote disk's progress (default 10)\n"
@@ -153,6 +153,16 @@ static void allow_ext(struct rtftp_options *o, const char *s)
 		bad("allow-ext", s, "empty list");
 }
 
+/* A mounter holds a libguestfs appliance: 300-750 MB resident (docs/remote-disks.md).
+ * By default they may use half of this machine's memory, at 768 MB each, 1 to 16. */
+static uint32_t default_max_mounters(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t mib = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page >> 20 : 0;
+	uint64_t n = mib / 2 / 768;
+	return n < 1 ? 1 : n > 16 ? 16 : (uint32_t)n;
+}
+
 static void defaults(struct rtftp_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -167,7 +177,7 @@ static void defaults(struct rtftp_options *o)
 	o->worker.remote_disks = 1;
 	o->proactive = true;
 	o->idle_timeout_s = 600;
-	o->max_mounters = 4;
+	o->max_mounters = default_max_mounters();
 	o->launch_timeout_s = 120;
 	o->remount_quiet_s = 30;
 	o->mounter_cache_bytes = 512ull << 20;
@@ -251,4 +261,5 @@ void options_parse(int argc, char **argv, struct rtftp_options *o)
 		exit(2);
 	}
 	o->root = argv[optind];
+	o->worker.remote_disks = o->max_mounters > 0;
 }

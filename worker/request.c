@@ -1,6 +1,7 @@
 /* A read request becomes a transfer: parse, check the name and the limits, negotiate
  * options, take a socket, then start the lookup. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,6 +17,27 @@ static uint32_t request_hash(const uint8_t *pkt, size_t len)
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ pkt[i]) * 16777619u;
 	return h;
+}
+
+/* -v: what the client asked for, options included, escaped. */
+static void log_request(const struct transfer *t, const struct tftp_request *req)
+{
+	char opts[512], esc[TFTP_NAME_MAX * 4 + 8];
+	size_t o = 0;
+	opts[0] = '\0';
+	for (int i = 0; i < req->nopts && o < sizeof(opts) - 1; i++) {
+		char n[TFTP_OPT_NAME_MAX * 4], v[TFTP_OPT_VALUE_MAX * 4];
+		log_escape(n, sizeof(n), req->opts[i].name, strlen(req->opts[i].name));
+		log_escape(v, sizeof(v), req->opts[i].value, strlen(req->opts[i].value));
+		int k = snprintf(opts + o, sizeof(opts) - o, "%s%s=%s", i ? "," : "", n, v);
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+	log_escape(esc, sizeof(esc), t->name, strlen(t->name));
+	log_debug("request client=%s port=%u file=\"%s\" mode=%s options=%s", t->client->text,
+		  addr_port(&t->peer), esc, t->mode == TFTP_MODE_NETASCII ? "netascii" : "octet",
+		  o ? opts : "-");
 }
 
 /* Packets on a transfer's own socket. A stranger gets ERROR 5 and the transfer goes on. */
@@ -182,6 +204,8 @@ void transfer_start(struct worker *w, struct listener *l, const struct sockaddr_
 	if (req.opts_dropped || t->neg.ignored)
 		log_debug("client %s: %u option(s) ignored in request for %s", c->text,
 			  t->neg.ignored + req.opts_dropped, t->name);
+	if (log_verbose())
+		log_request(t, &req);
 	hash_insert_transfer(w, t);
 	t->lookup_step = ORIGIN_CLIENT;
 	transfer_lookup_continue(t);

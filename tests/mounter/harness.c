@@ -14,8 +14,6 @@
  *
  * Usage: harness MOUNTER NBDFILE SCRIPT|- [ready|failed:SUBSTRING] [MAX_MS] [key=value...]
  * keys: launch=S idle=S quiet=S cache_mb=N. Prints one line per step; exit 0 = all good. */
-#ifndef _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

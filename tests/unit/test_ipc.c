@@ -1,8 +1,5 @@
 /* IPC framing (common/ipc.c) over a real SOCK_SEQPACKET socketpair: sizes, descriptors,
  * malformed framing from a hostile peer, and the exact-size getters. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE     /* pipe2; the top level defines it for every file */
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
