@@ -1,11 +1,14 @@
 /* Dropping privilege, in this order, each step fatal when it fails:
  *   1. resolve the user (while /etc/passwd is still readable);
- *   2. libcap-ng: clear every capability, change uid/gid, drop supplementary groups,
- *      clear the bounding set;
- *   3. prove it: setuid(0) must now fail;
- *   4. PR_SET_NO_NEW_PRIVS, so no exec can gain privilege again. */
+ *   2. supplementary groups: none (kvm alone where the mounters can use it);
+ *   3. libcap-ng: clear every capability, change uid/gid, clear the bounding set;
+ *   4. prove it: setuid(0) must now fail;
+ *   5. PR_SET_NO_NEW_PRIVS, so no exec can gain privilege again. */
 #include <cap-ng.h>
 #include <errno.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <string.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -13,6 +16,30 @@
 
 #include "log.h"
 #include "privdrop.h"
+
+static bool user_in_group(const char *name, const struct group *gr)
+{
+	for (char **m = gr->gr_mem; m && *m; m++)
+		if (strcmp(*m, name) == 0)
+			return true;
+	return false;
+}
+
+/* No supplementary groups, with one exception: kvm, when the host has /dev/kvm and the
+ * service user is a member, so that mounters launch their appliance with KVM instead of
+ * TCG. The worker inherits the group but Landlock keeps it away from /dev/kvm. */
+static void set_groups(const struct passwd *pw)
+{
+	gid_t keep[1];
+	int n = 0;
+	struct group *kvm = getgrnam("kvm");
+	if (kvm && access("/dev/kvm", F_OK) == 0 && user_in_group(pw->pw_name, kvm)) {
+		keep[n++] = kvm->gr_gid;
+		log_info("keeping group kvm (%u) for the mounters' /dev/kvm", (unsigned)kvm->gr_gid);
+	}
+	if (setgroups((size_t)n, keep) < 0)
+		fatal("setgroups");
+}
 
 static void drop_as_root(const char *user)
 {
@@ -24,9 +51,9 @@ static void drop_as_root(const char *user)
 		fatalx("unknown user \"%s\"", user);
 	if (pw->pw_uid == 0)
 		fatalx("--user %s is root: choose an unprivileged user", user);
+	set_groups(pw);
 	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_change_id((int)pw->pw_uid, (int)pw->pw_gid,
-			    CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) != 0)
+	if (capng_change_id((int)pw->pw_uid, (int)pw->pw_gid, CAPNG_CLEAR_BOUNDING) != 0)
 		fatal("cannot become user %s", user);
 	log_info("running as %s (uid %u, gid %u), no capabilities", user,
 		 (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);

@@ -15,7 +15,7 @@ pkgs=(
   # benchmark peers
   tftpd-hpa dnsmasq-base
   # packaging
-  debhelper devscripts dpkg-dev lintian fakeroot rpm systemd apparmor man-db groff-base
+  debhelper dh-apparmor devscripts dpkg-dev lintian fakeroot rpm systemd apparmor man-db groff-base
 )
 
 missing=()

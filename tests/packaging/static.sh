@@ -1,0 +1,39 @@
+#!/bin/sh
+# packaging.static: the pieces that need no package build.
+#   man --warnings on rtftp.8 and rtftp.nbd.5 (no warning at all),
+#   apparmor_parser -Q on the profile as configured by CMake,
+#   systemd-analyze verify on the units as configured by CMake, with ExecStart
+#   pointed at the freshly built binary (verify checks that it exists).
+# Usage: static.sh SOURCE_DIR BUILD_DIR RTFTP_BIN_DIR
+set -eu
+TEST_NAME=packaging.static
+. "$(dirname "$0")/lib.sh"
+src=$1 build=$2 bindir=$3
+
+need_pkgs man-db groff-base apparmor systemd
+
+for page in "$src/packaging/man/rtftp.8" "$src/packaging/man/rtftp.nbd.5"; do
+	err=$(LC_ALL=C.UTF-8 MANWIDTH=80 timeout 60 man --warnings -l "$page" 2>&1 >/dev/null) ||
+		die "man failed on $page: $err"
+	[ -z "$err" ] || die "man --warnings on $page: $err"
+	log "man --warnings -l $(basename "$page"): clean"
+done
+
+profile="$build/packaging/apparmor/usr.sbin.rtftp"
+[ -f "$profile" ] || die "$profile missing (is add_subdirectory(packaging) in CMakeLists.txt?)"
+out=$(timeout 60 apparmor_parser -Q -K -q "$profile" 2>&1) ||
+	die "apparmor_parser -Q rejected $profile: $out"
+log "apparmor_parser -Q -K $(basename "$profile"): accepted"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for u in rtftp.socket rtftp.service rtftp-standalone.service; do
+	[ -f "$build/packaging/systemd/$u" ] || die "$build/packaging/systemd/$u missing"
+	sed "s|^ExecStart=[^ ]*/rtftp |ExecStart=$bindir/rtftp |" "$build/packaging/systemd/$u" > "$tmp/$u"
+done
+[ -x "$bindir/rtftp" ] || die "$bindir/rtftp not built"
+out=$(cd "$tmp" && timeout 120 systemd-analyze verify --man=no \
+	"$tmp/rtftp.socket" "$tmp/rtftp.service" "$tmp/rtftp-standalone.service" 2>&1) ||
+	die "systemd-analyze verify: $out"
+[ -z "$out" ] || die "systemd-analyze verify printed: $out"
+log "systemd-analyze verify: clean"
