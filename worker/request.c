@@ -159,7 +159,9 @@ static bool handle_existing(struct worker *w, const struct sockaddr_storage *pee
 		log_debug("client %s: repeated request for %s ignored", old->client->text, old->name);
 		return false;
 	}
-	transfer_fail(old, TFTP_EUNDEF, "transfer restarted by a new request", "restarted");
+	/* No ERROR to the old transfer: it would reach the very port the rebooted client now
+	 * listens on, and GRUB takes the first reply from any server port as the answer. */
+	transfer_end(old, "restarted", "a new request from the same port");
 	return true;
 }
 

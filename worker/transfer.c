@@ -17,7 +17,6 @@
 #include "worker.h"
 
 static void transfer_begin(struct transfer *t);
-static void transfer_end(struct transfer *t, const char *outcome, const char *detail);
 
 const char *origin_name(enum origin o)
 {
@@ -246,7 +245,7 @@ static void transfer_free(struct transfer *t)
 	free(t);
 }
 
-static void transfer_end(struct transfer *t, const char *outcome, const char *detail)
+void transfer_end(struct transfer *t, const char *outcome, const char *detail)
 {
 	t->state = XS_DONE;
 	record_transfer(t, outcome, detail);

@@ -196,6 +196,7 @@ void transfer_on_timer(struct transfer *t);
 void transfer_lookup_continue(struct transfer *t);   /* a remote answer arrived */
 void transfer_data_available(struct transfer *t);    /* a remote file grew */
 void transfer_fail(struct transfer *t, uint16_t code, const char *msg, const char *outcome);
+void transfer_end(struct transfer *t, const char *outcome, const char *detail);  /* quietly */
 struct transfer *transfer_find(struct worker *w, const struct sockaddr_storage *peer);
 void hash_insert_transfer(struct worker *w, struct transfer *t);
 void transfers_stop_all(struct worker *w);
