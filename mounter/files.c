@@ -79,6 +79,8 @@ void files_drop_all(struct files *f)
 		n = e->next;
 		if (e->users == 0)
 			entry_free(f, e);
+		else
+			e->failed = true;   /* still valid for its users; never found again (old view) */
 	}
 }
 
@@ -241,19 +243,21 @@ static void resolved_free(struct resolved *r)
 		guestfs_free_statns(r->st);
 }
 
-/* Freshness: after a quiet spell with nothing open, remount for a consistent new view. */
+/* Freshness: an open after a quiet spell (no open for remount_quiet_s) starts a new boot:
+ * remount for a fresh, consistent view. Never while a file is being read from the disk;
+ * memfds already handed out are copies and stay valid. */
 static int maybe_remount(struct mounter *mt)
 {
 	char err[RTFTP_REASON_MAX];
 	int64_t quiet = (int64_t)mt->cfg.remount_quiet_s * 1000;
-	if (mt->files.nopen > 0 || mono_ms() - mt->last_activity_ms < quiet)
+	if (files_need_fill(&mt->files) || mono_ms() - mt->last_open_ms < quiet)
 		return 0;
 	files_drop_all(&mt->files);
 	if (disk_remount(&mt->disk, &mt->conf, err, sizeof(err)) < 0) {
 		log_warnx("remount failed: %s", err);
 		return -1;
 	}
-	log_info("remounted after %lld s of quiet", (long long)(mono_ms() - mt->last_activity_ms) / 1000);
+	log_info("remounted after %lld s of quiet", (long long)(mono_ms() - mt->last_open_ms) / 1000);
 	return 0;
 }
 

@@ -82,7 +82,7 @@ static int worker_msg(struct mounter *mt)
 			return -1;
 		}
 		r = files_open(mt, m.hdr.id, name);
-		mt->last_activity_ms = mono_ms();
+		mt->last_activity_ms = mt->last_open_ms = mono_ms();
 		return r;
 	case WM_CLOSE:
 		if (m.hdr.len != 0) {

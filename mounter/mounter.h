@@ -49,7 +49,8 @@ struct mounter {
 	struct nbdconf conf;
 	struct disk disk;
 	struct files files;
-	int64_t last_activity_ms;    /* last request or last close; for remount and idle */
+	int64_t last_activity_ms;    /* last request or last close: for the idle timeout */
+	int64_t last_open_ms;        /* last open: a new boot after a quiet spell remounts */
 	bool busy;                   /* last state reported to the parent */
 };
 

@@ -89,39 +89,79 @@ static void fall_through(struct transfer *t)
 	transfer_lookup_continue(t);
 }
 
-/* End a mounter. Transfers still waiting for it fall through to default/ (it never came
- * up) or fail (it went away while serving); transfers whose file is complete go on. */
-static void mounter_kill(struct mounter *m, const char *why, bool before_ready)
+/* Why a mounter channel ends decides what its waiting transfers get. */
+enum kill_cause {
+	K_START_FAILED,   /* never became ready: fall through to default/, back off a while */
+	K_EXITED,         /* a ready mounter went away (idle exit, crash, qemu died): opens not
+			   * yet answered wait for a new one, once */
+	K_REPLACED,       /* the parent handed over a new channel for this client */
+	K_BROKEN,         /* stalled or spoke wrongly: everything in flight fails */
+};
+
+static bool requeue_open(struct transfer *t, struct mounter *m)
+{
+	if (t->file->opened || t->remote_requeued)
+		return false;
+	file_ref_put(m->w, t->file);
+	t->file = NULL;
+	t->remote_requeued = true;
+	t->mnt_wait = m;
+	timer_clear(m->w, t);
+	return true;
+}
+
+static void settle_transfers(struct mounter *m, enum kill_cause cause)
 {
 	struct worker *w = m->w;
 	struct transfer **v;
-	size_t n;
+	bool requeued = false;
+	size_t n = collect(w, waits_for_mounter, m, &v);
+	for (size_t i = 0; i < n; i++) {
+		if (cause == K_START_FAILED)
+			fall_through(v[i]);
+		else if (cause == K_BROKEN)
+			transfer_fail(v[i], TFTP_EUNDEF, "remote disk unavailable", "error");
+	}
+	free(v);
+	n = collect(w, reads_from, m, &v);
+	for (size_t i = 0; i < n; i++) {
+		struct file_ref *f = v[i]->file;
+		if ((cause == K_EXITED || cause == K_REPLACED) && requeue_open(v[i], m))
+			requeued = true;
+		else if (f->avail < f->size || !f->opened)
+			transfer_fail(v[i], TFTP_EUNDEF, "remote disk unavailable", "error");
+	}
+	free(v);
+	if (requeued && cause == K_EXITED) {
+		m->state = M_WANTED;
+		control_send_want(w, m->addr);
+	}
+}
+
+/* End a mounter channel. Transfers whose file is complete go on from their memfd. */
+static void mounter_kill(struct mounter *m, const char *why, enum kill_cause cause)
+{
+	struct worker *w = m->w;
 	if (m->sock >= 0) {
 		evloop_del(&w->loop, &m->ev);
 		close(m->sock);
 		m->sock = -1;
 	}
 	m->state = M_DEAD;
-	m->retry_after_ms = w->now_ms + RETRY_AFTER_FAIL_MS;
-	n = collect(w, waits_for_mounter, m, &v);
-	for (size_t i = 0; i < n; i++) {
-		if (before_ready)
-			fall_through(v[i]);
-		else
-			transfer_fail(v[i], TFTP_EUNDEF, "remote disk unavailable", "error");
-	}
-	free(v);
-	n = collect(w, reads_from, m, &v);
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->file->avail < v[i]->file->size || !v[i]->file->opened)
-			transfer_fail(v[i], TFTP_EUNDEF, "remote disk unavailable", "error");
-	free(v);
+	m->retry_after_ms = cause == K_START_FAILED ? w->now_ms + RETRY_AFTER_FAIL_MS : 0;
+	settle_transfers(m, cause);
 	for (struct file_ref *f = m->files; f; f = f->mnext) {
 		f->mnt = NULL;
 		f->failed = f->failed || f->avail < f->size || !f->opened;
 	}
 	m->files = NULL;
 	log_warnx("client %s: remote disk %s", m->addr, why);
+}
+
+/* A protocol error: before ready it is a failed start, after it a broken mounter. */
+static enum kill_cause bad(const struct mounter *m)
+{
+	return m->state == M_READY ? K_BROKEN : K_START_FAILED;
 }
 
 static struct file_ref *file_by_id(struct mounter *m, uint32_t id)
@@ -140,7 +180,7 @@ static void on_opened(struct mounter *m, struct ipc_msg *msg)
 	if (msg->fd < 0 || ipc_get_exact(msg, &o, sizeof(o)) < 0 || o.size > REMOTE_SIZE_MAX ||
 	    fstat(msg->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < o.size) {
 		ipc_msg_drop_fd(msg);
-		mounter_kill(m, "sent a malformed WM_OPENED", false);
+		mounter_kill(m, "sent a malformed WM_OPENED", K_BROKEN);
 		return;
 	}
 	if (!f || f->opened) {
@@ -168,7 +208,7 @@ static void on_progress(struct mounter *m, struct ipc_msg *msg)
 	struct file_ref *f = file_by_id(m, msg->hdr.id);
 	if (ipc_get_exact(msg, &p, sizeof(p)) < 0 || (f && (!f->opened || p.available > f->size ||
 							     p.available < f->avail))) {
-		mounter_kill(m, "sent a malformed WM_PROGRESS", false);
+		mounter_kill(m, "sent a malformed WM_PROGRESS", K_BROKEN);
 		return;
 	}
 	if (!f)
@@ -187,7 +227,7 @@ static void on_error(struct mounter *m, struct ipc_msg *msg)
 	char text[RTFTP_REASON_MAX], esc[RTFTP_REASON_MAX * 2];
 	struct file_ref *f = file_by_id(m, msg->hdr.id);
 	if (ipc_get_struct_string(msg, &e, sizeof(e), text, sizeof(text)) < 0) {
-		mounter_kill(m, "sent a malformed WM_ERROR", false);
+		mounter_kill(m, "sent a malformed WM_ERROR", K_BROKEN);
 		return;
 	}
 	if (!f)
@@ -244,25 +284,25 @@ static void mounter_dispatch(struct mounter *m, struct ipc_msg *msg)
 	bool fd_ok = msg->hdr.type == WM_OPENED;
 	if (msg->fd >= 0 && !fd_ok) {
 		ipc_msg_drop_fd(msg);
-		mounter_kill(m, "sent an unexpected descriptor", m->state != M_READY);
+		mounter_kill(m, "sent an unexpected descriptor", bad(m));
 		return;
 	}
 	if (msg->hdr.type != WM_HELLO && !m->got_hello) {
-		mounter_kill(m, "did not start with HELLO", true);
+		mounter_kill(m, "did not start with HELLO", K_START_FAILED);
 		return;
 	}
 	switch (msg->hdr.type) {
 	case WM_HELLO:
 		if (m->got_hello || ipc_get_exact(msg, &hello, sizeof(hello)) < 0 ||
 		    hello.version != RTFTP_PROTO_VERSION) {
-			mounter_kill(m, "speaks another protocol", true);
+			mounter_kill(m, "speaks another protocol", K_START_FAILED);
 			return;
 		}
 		m->got_hello = true;
 		break;
 	case WM_READY:
 		if (m->state != M_HELLO || msg->hdr.len != 0) {
-			mounter_kill(m, "sent an unexpected WM_READY", m->state != M_READY);
+			mounter_kill(m, "sent an unexpected WM_READY", bad(m));
 			return;
 		}
 		on_ready(m);
@@ -272,13 +312,13 @@ static void mounter_dispatch(struct mounter *m, struct ipc_msg *msg)
 			snprintf(reason, sizeof(reason), "(malformed reason)");
 		log_escape(esc, sizeof(esc), reason, strlen(reason));
 		snprintf(why, sizeof(why), "unavailable: %s; serving from default/", esc);
-		mounter_kill(m, why, true);
+		mounter_kill(m, why, K_START_FAILED);
 		break;
 	case WM_OPENED: on_opened(m, msg); break;
 	case WM_PROGRESS: on_progress(m, msg); break;
 	case WM_ERROR: on_error(m, msg); break;
 	default:
-		mounter_kill(m, "sent an unknown message", m->state != M_READY);
+		mounter_kill(m, "sent an unknown message", bad(m));
 	}
 }
 
@@ -294,7 +334,7 @@ static void mounter_readable(struct ev_handler *h, uint32_t events)
 		m->w->now_ms = clock_now_ms();
 		if (r <= 0) {
 			mounter_kill(m, r == 0 ? "mounter exited" : "channel error",
-				     m->state != M_READY);
+				     m->state == M_READY ? K_EXITED : K_START_FAILED);
 			return;
 		}
 		mounter_dispatch(m, &msg);
@@ -310,7 +350,7 @@ void remote_on_mounter_fd(struct worker *w, const char *addr, int fd)
 		return;
 	}
 	if (m->sock >= 0)
-		mounter_kill(m, "replaced by a new mounter", false);
+		mounter_kill(m, "replaced by a new mounter", K_REPLACED);
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		log_warn("client %s: mounter channel", addr);
@@ -322,7 +362,7 @@ void remote_on_mounter_fd(struct worker *w, const char *addr, int fd)
 	m->got_hello = false;
 	if (evloop_add(&w->loop, &m->ev, fd, mounter_readable, EPOLLIN) < 0 ||
 	    ipc_send(fd, WM_HELLO, 0, &hello, sizeof(hello), -1) < 0)
-		mounter_kill(m, "channel unusable", true);
+		mounter_kill(m, "channel unusable", K_START_FAILED);
 }
 
 void remote_on_mounter_none(struct worker *w, const char *addr)
@@ -330,7 +370,7 @@ void remote_on_mounter_none(struct worker *w, const char *addr)
 	struct mounter *m = mounter_find(w, addr);
 	if (m && m->state != M_READY)
 		mounter_kill(m, "not started (no .nbd file, or --max-mounters reached); "
-			     "serving from default/", true);
+			     "serving from default/", K_START_FAILED);
 }
 
 static bool has_nbd_file(struct worker *w, const char *addr)
@@ -425,7 +465,7 @@ void remote_stalled(struct worker *w, struct transfer *t)
 		return;
 	}
 	control_send_stalled(w, m->addr);
-	mounter_kill(m, "not responding: replaced on the next request", false);
+	mounter_kill(m, "not responding: replaced on the next request", K_BROKEN);
 	/* mounter_kill failed every transfer still reading from it, t among them */
 }
 

@@ -107,6 +107,7 @@ struct transfer {
 	uint64_t bytes_sent;               /* highest offset acknowledged */
 	struct transfer *hnext;            /* hash chain by peer address and port */
 	struct mounter *mnt_wait;          /* waiting for this client's mounter to be ready */
+	bool remote_requeued;              /* its open was moved to a new mounter once */
 };
 
 struct timer_heap {
