@@ -2,6 +2,7 @@
  * Order: confine, HELLO both ways on both channels, PM_CONFIG (fd = the .nbd file), parse,
  * libnbd pre-flight (milliseconds: a dead server, a wrong export or a missing partition is
  * reported before any launch), libguestfs launch and mounts, READY, serve. */
+#include "checkconfig.h"
 #include "mounter.h"
 
 #include <errno.h>
@@ -140,8 +141,10 @@ static void check_channel(int fd)
 int main(int argc, char **argv)
 {
 	static struct mounter mt;
-	(void)argc;
-	(void)argv;
+	if (argc == 3 && strcmp(argv[1], "--check-config") == 0)
+		return checkconfig_run(argv[2]);
+	if (argc != 1)
+		fatalx("usage: rtftp-mounter (started by rtftp), or --check-config FILE");
 	log_init("mounter", 0);
 	sandbox_early();
 	check_channel(RTFTP_FD_PARENT);

@@ -14,7 +14,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "checkconfig.h"
 #include "listen.h"
 #include "log.h"
 #include "mounters.h"
@@ -32,6 +31,7 @@ struct parent {
 	struct mounters *mounters;
 	bool stopping;
 	char worker_path[PATH_MAX];
+	char mounter_path[PATH_MAX];
 };
 
 static int open_root(const char *root)
@@ -70,6 +70,16 @@ static void find_helpers(struct parent *p)
 	snprintf(p->worker_path, sizeof(p->worker_path), "%s/rtftp-worker", dir);
 	if (access(p->worker_path, X_OK) < 0)
 		fatal("worker executable %s", p->worker_path);
+}
+
+/* --check-config runs in the mounter's executable: only it links libnbd and cJSON, which
+ * keeps the long-lived parent small. */
+static int check_config(struct parent *p)
+{
+	find_helpers(p);
+	snprintf(p->mounter_path, sizeof(p->mounter_path), "%s/rtftp-mounter", p->opt.libexec_dir);
+	execl(p->mounter_path, "rtftp-mounter", "--check-config", p->opt.check_config, (char *)NULL);
+	fatal("cannot run %s", p->mounter_path);
 }
 
 static void reap(struct parent *p)
@@ -150,7 +160,7 @@ int main(int argc, char **argv)
 	int listen_fds[RTFTP_MAX_LISTEN];
 	options_parse(argc, argv, &p.opt);
 	if (p.opt.check_config)
-		return checkconfig_run(p.opt.check_config);
+		return check_config(&p);
 	log_init("rtftp", p.opt.verbose);
 	if (p.opt.syslog)
 		log_use_syslog();

@@ -40,32 +40,51 @@ static void log_request(const struct transfer *t, const struct tftp_request *req
 		  o ? opts : "-");
 }
 
-/* Packets on a transfer's own socket. A stranger gets ERROR 5 and the transfer goes on. */
+enum rx_result { RX_NONE, RX_STRANGER, RX_DELIVERED };
+
+/* One datagram from a transfer's own socket. A stranger gets ERROR 5 and the transfer goes
+ * on; after RX_DELIVERED the transfer may be gone. */
+static enum rx_result transfer_recv_one(struct transfer *t)
+{
+	struct worker *w = t->w;
+	uint8_t buf[1024];
+	struct sockaddr_storage from, peer;
+	socklen_t flen = sizeof(from);
+	ssize_t n = recvfrom(t->sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+	if (n < 0)
+		return RX_NONE;
+	w->now_ms = clock_now_ms();
+	addr_unmap(&from, &peer);
+	if (!addr_equal(&peer, &t->peer)) {
+		uint8_t err[64];
+		size_t len = tftp_build_error(err, sizeof(err), TFTP_EBADID, "unknown transfer ID");
+		if (tftp_opcode_of(buf, (size_t)n) != TFTP_ERROR)
+			sendto(t->sock, err, len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+		return RX_STRANGER;
+	}
+	transfer_on_packet(t, buf, (size_t)n);
+	return RX_DELIVERED;
+}
+
 static void transfer_readable(struct ev_handler *h, uint32_t events)
 {
 	struct transfer *t = container_of(h, struct transfer, ev);
-	struct worker *w = t->w;
-	uint8_t buf[1024];
 	(void)events;
-	for (int i = 0; i < 16; i++) {
-		struct sockaddr_storage from, peer;
-		socklen_t flen = sizeof(from);
-		ssize_t n = recvfrom(t->sock, buf, sizeof(buf), MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &flen);
-		if (n < 0)
+	for (int i = 0; i < 16; i++)
+		if (transfer_recv_one(t) != RX_STRANGER)
 			return;
-		w->now_ms = clock_now_ms();
-		addr_unmap(&from, &peer);
-		if (!addr_equal(&peer, &t->peer)) {
-			uint8_t err[64];
-			size_t len = tftp_build_error(err, sizeof(err), TFTP_EBADID, "unknown transfer ID");
-			if (tftp_opcode_of(buf, (size_t)n) != TFTP_ERROR)
-				sendto(t->sock, err, len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
-			continue;
-		}
-		transfer_on_packet(t, buf, (size_t)n);
-		return;              /* t may be gone */
-	}
+}
+
+/* Before a new RRQ from a live transfer's address and port is judged, read what that
+ * transfer's socket still holds: a client that sent its final ACK and then reused the port
+ * has finished the old transfer, which must end as "ok", not be restarted. */
+static struct transfer *settle_old(struct worker *w, const struct sockaddr_storage *peer)
+{
+	struct transfer *t;
+	for (int i = 0; i < 64 && (t = transfer_find(w, peer)) != NULL && !t->lsn; i++)
+		if (transfer_recv_one(t) == RX_NONE)
+			break;
+	return transfer_find(w, peer);
 }
 
 static unsigned blksize_ceiling(struct worker *w, struct client *c)
@@ -152,7 +171,7 @@ static struct transfer *transfer_new(struct worker *w, struct listener *l,
 static bool handle_existing(struct worker *w, const struct sockaddr_storage *peer,
 			    uint32_t hash, size_t len)
 {
-	struct transfer *old = transfer_find(w, peer);
+	struct transfer *old = settle_old(w, peer);
 	if (!old)
 		return true;
 	if (old->rrq_hash == hash && old->rrq_len == len && !old->got_ack) {

@@ -39,11 +39,8 @@ harness "$T/ok.nbd" /dev/null "failed:launch took longer than 3 s" 12000 launch=
 sleep 2
 if pgrep -f "qemu.*$T/tmp" >/dev/null; then echo "FAIL: qemu left running after the launch timeout"; exit 1; fi
 
-# --check-config (parent/checkconfig.c), through rtftp when it exists.
-CC=$RTFTP_BIN_DIR/checkconfig-test
-if [ -x "$RTFTP_BIN_DIR/rtftp" ] && "$RTFTP_BIN_DIR/rtftp" --help 2>&1 | grep -q check-config; then
-	CC="$RTFTP_BIN_DIR/rtftp --check-config"
-fi
+# rtftp --check-config (runs mounter/checkconfig.c in rtftp-mounter).
+CC="$RTFTP_BIN_DIR/rtftp --check-config"
 echo "== check-config ($CC)"
 out=$(timeout 20 $CC "$T/ok.nbd"); echo "$out"
 grep -q "partition 1: .*vfat" <<<"$out" && grep -q "partition 2: .*ext4" <<<"$out" && grep -q "^OK" <<<"$out"

@@ -250,6 +250,30 @@ static void test_duplicate_rrq_one_transfer(void)
 	CHECK(cur() == NULL);
 }
 
+/* The client sends its final ACK and at once a new RRQ from the same port (an ephemeral
+ * port reused, or GRUB): the ACK still waits in the old transfer's socket when the RRQ is
+ * read. The old transfer must end as ok, and the new one start. */
+static void test_final_ack_then_port_reuse(void)
+{
+	uint8_t a[4];
+	struct sockaddr_storage tport;
+	socklen_t len = sizeof(tport);
+	rrq("three", NULL);
+	expect_data(1, 512); ack(1);
+	expect_data(2, 512); ack(2);
+	expect_data(3, 100);
+	getsockname(cur()->sock, (struct sockaddr *)&tport, &len);
+	tftp_build_ack(a, 3);
+	sendto(client_fd, a, 4, 0, (struct sockaddr *)&tport, len);   /* via the socket */
+	usleep(20000);
+	rrq("three", NULL);
+	CHECK(strstr(last_log, "outcome=ok") != NULL);
+	CHECK(cur() != NULL && cur()->base == 1);
+	expect_data(1, 512);
+	ack(1); drain(); ack(2); drain(); ack(3);
+	CHECK(cur() == NULL);
+}
+
 static void test_probe_then_error8(void)
 {
 	const char *opts[] = { "tsize", "0", "blksize", "1468", NULL };
@@ -284,6 +308,7 @@ int main(void)
 	test_retries_after_ack();
 	test_duplicate_rrq_one_transfer();
 	test_probe_then_error8();
+	test_final_ack_then_port_reuse();
 	test_rollover();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	char cmd[700];
