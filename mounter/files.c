@@ -50,7 +50,9 @@ static void send_error(struct mounter *mt, uint32_t id, uint32_t kind, const cha
 {
 	uint8_t buf[sizeof(struct wm_error) + RTFTP_REASON_MAX];
 	struct wm_error we = { .kind = kind };
-	size_t n = strnlen(msg, RTFTP_REASON_MAX - 1);
+	size_t n = strlen(msg);
+	if (n > RTFTP_REASON_MAX - 1)
+		n = RTFTP_REASON_MAX - 1;
 	memcpy(buf, &we, sizeof(we));
 	memcpy(buf + sizeof(we), msg, n);
 	buf[sizeof(we) + n] = '\0';
