@@ -9,6 +9,16 @@
 #include "log.h"
 #include "worker.h"
 
+/* One JSON object, one line; the object is consumed. */
+static void emit_json(cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+	if (s)
+		log_line(LOG_LVL_INFO, s);
+	free(s);
+	cJSON_Delete(o);
+}
+
 static void record_json(struct transfer *t, const char *outcome, const char *detail,
 			const char *client, uint64_t ms)
 {
@@ -32,11 +42,7 @@ static void record_json(struct transfer *t, const char *outcome, const char *det
 	cJSON_AddStringToObject(o, "outcome", outcome);
 	if (detail)
 		cJSON_AddStringToObject(o, "detail", detail);
-	char *s = cJSON_PrintUnformatted(o);
-	if (s)
-		log_line(LOG_LVL_INFO, s);
-	free(s);
-	cJSON_Delete(o);
+	emit_json(o);
 }
 
 void record_transfer(struct transfer *t, const char *outcome, const char *detail)
@@ -74,11 +80,7 @@ void record_refusal(struct worker *w, const struct sockaddr_storage *peer, const
 		cJSON_AddStringToObject(o, "client", client);
 		cJSON_AddStringToObject(o, "file", esc);
 		cJSON_AddStringToObject(o, "reason", why);
-		char *s = cJSON_PrintUnformatted(o);
-		if (s)
-			log_line(LOG_LVL_INFO, s);
-		free(s);
-		cJSON_Delete(o);
+		emit_json(o);
 		return;
 	}
 	log_info("refused client=%s file=\"%s\" reason=\"%s\"", client, esc, why);
