@@ -35,7 +35,7 @@ bash "$top/tests/mounter/nbdkit.sh" unix "$W/nbd" "$W/fx/disk.img"
 printf '{"url":"nbd+unix:///?socket=%s","mounts":[{"partition":2,"mountpoint":"/"},{"partition":1,"mountpoint":"/boot"}],"tftp_root":"/boot"}\n' \
   "$W/nbd/nbd.sock" > "$W/root/127.0.0.1.nbd"
 cp "$W/fx/files/vmlinuz" "$W/lroot/127.0.0.1/vmlinuz"
-chmod -R a+rX "$W"; chmod 755 /var/tmp; chown nobody "$W/state" "$CACHE"
+chmod -R a+rX "$W"; chown nobody "$W/state" "$CACHE"
 
 start() {   # start ROOT ARGS...: rtftp in the background, log in $W/server.log
   local root=$1; shift
@@ -51,11 +51,12 @@ stop() {
 fetch() {   # fetch LABEL: FETCHES fetches of vmlinuz, each after a size probe
   local t0=$(date +%s.%N)
   timeout 300 "$LOAD" -p "$PORT" -f vmlinuz -e "$W/fx/files/vmlinuz" -n 1 -r "$FETCHES" --probe --each \
-    -b 1468 -w "$WS" -t 1000 --retries 150 -d 280 > "$W/$1.out"
+    -b 1468 -w "$WS" -t 1000 --retries 150 -d 280 > "$W/$1.out" 2>&1 || true
   awk -v l="$1" '/^EACH/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       printf "%-10s fetch %s: ok=%s first byte %.1f ms after the probe RRQ (probe answered in %.1f ms), %s MB/s\n",
         l, v["n"], v["ok"], v["probe_ms"] + v["ttfb_ms"], v["probe_ms"], v["mbs"] }' "$W/$1.out"
-  grep -q 'failed=0' "$W/$1.out" || { echo "remote.sh: $1: a transfer failed" >&2; tail -5 "$W/$1.out" >&2; exit 1; }
+  grep -q 'failed=0' "$W/$1.out" ||
+    { echo "remote.sh: $1: a transfer failed" >&2; tail -n 5 "$W/$1.out" "$W/server.log" >&2; exit 1; }
 }
 mounter_mem() {   # resident memory of the mounter and everything under it (qemu)
   local m; m=$(pgrep -P "$SRV" -f rtftp-mounter | head -1)

@@ -429,7 +429,9 @@ void files_fill_step(struct mounter *mt)
 	if (!e)
 		return;
 	uint64_t left = e->size - e->filled;
-	int count = (int)(left < MOUNTER_CHUNK ? left : MOUNTER_CHUNK);
+	/* A small first chunk lets the first DATA leave at once; then 1 MiB for throughput. */
+	uint64_t chunk = e->filled ? MOUNTER_CHUNK : MOUNTER_FIRST_CHUNK;
+	int count = (int)(left < chunk ? left : chunk);
 	char *buf = guestfs_pread(mt->disk.g, e->path, count, (int64_t)e->filled, &got);
 	if (!buf) {
 		int err = guestfs_last_errno(mt->disk.g);

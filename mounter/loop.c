@@ -131,7 +131,8 @@ static bool idle_expired(struct mounter *mt)
 int loop_run(struct mounter *mt)
 {
 	struct pollfd pfd[2] = { { .fd = mt->parent, .events = POLLIN }, { .fd = mt->worker, .events = POLLIN } };
-	mt->last_activity_ms = mono_ms();
+	/* The view is fresh as mounted: the quiet spell that calls for a remount starts now. */
+	mt->last_activity_ms = mt->last_open_ms = mono_ms();
 	mt->busy = false;
 	while (!mounter_term) {
 		int n = poll(pfd, 2, poll_timeout(mt));

@@ -20,6 +20,7 @@
 #define MOUNTER_PROBE_MS     3000    /* pre-flight deadline for the whole libnbd probe */
 #define MOUNTER_ALIVE_MS     2000    /* liveness probe before answering "not found" */
 #define MOUNTER_CHUNK        (1u << 20)
+#define MOUNTER_FIRST_CHUNK  (64u << 10)
 #define MOUNTER_MAX_OPEN     256     /* open ids at once */
 #define MOUNTER_NAME_MAX     1024    /* a name from the worker, with NUL */
 
