@@ -167,6 +167,10 @@ bool worker_proc_exited(struct worker_proc *wp, pid_t pid, int status, bool stop
 	if (stopping)
 		return true;
 	log_death(pid, status);
+	/* A worker that never got to serving could not sandbox itself (or start at all): fail
+	 * closed and say so, rather than restart it for ever. */
+	if (!wp->ready_notified)
+		fatalx("the worker failed before serving (see above): not serving");
 	long long now = monotonic_ms();
 	if (now - wp->started_ms > STABLE_MS)
 		wp->restarts = 0;
