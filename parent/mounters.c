@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -545,10 +546,23 @@ static void log_exit(const struct mrec *r, int status)
 		log_info("mounter %s (pid %d) exited", r->addr, (int)r->pid);
 }
 
+/* SIGCHLD can be read before the last messages of the mounter (its PM_STATUS FAILED with the
+ * reason): read what its channel still holds first. */
+static void drain_chan(struct mrec *r)
+{
+	for (int i = 0; i < 16 && r->chan >= 0; i++) {
+		struct pollfd p = { .fd = r->chan, .events = POLLIN };
+		if (poll(&p, 1, 0) <= 0)
+			return;
+		on_chan(&r->ev, EPOLLIN);
+	}
+}
+
 bool mounters_child_exited(struct mounters *m, pid_t pid, int status)
 {
 	for (struct mrec *r = m->list; r; r = r->next)
 		if (r->pid == pid) {
+			drain_chan(r);
 			log_exit(r, status);
 			rec_free(m, r);
 			mounters_tick_arm(m);
