@@ -21,21 +21,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "ipc.h"
 #include "proto.h"
 
-#define FUZZ_ASSERT(c) do {							\
-	if (!(c)) {								\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-		abort();							\
-	}									\
-} while (0)
 
 #define MAX_FDS    7
 #define MAX_RECORDS 16
 #define HDR        sizeof(struct ipc_hdr)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int sv[2] = { -1, -1 };
 static int devnull = -1;

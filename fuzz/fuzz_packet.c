@@ -12,18 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "log.h"
 #include "tftp.h"
 #include "tftp_options.h"
 
-#define FUZZ_ASSERT(c) do {							\
-	if (!(c)) {								\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-		abort();							\
-	}									\
-} while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Ceilings a worker may run with: the smallest legal, the default, Ethernet paths, the RFC max. */
 static const struct tftp_limits limits[] = {

@@ -172,59 +172,42 @@ static void hdr_bytes(uint8_t *out, uint16_t type, uint16_t flags, uint32_t len,
 	memcpy(out, &h, sizeof(h));
 }
 
+
+/* Send n descriptors with one message (in one SCM_RIGHTS header, or one header each):
+ * ipc_recv must refuse it with EPROTO and close every one of them. */
+static void expect_fds_refused(const uint8_t *buf, size_t len, int n, bool separate)
+{
+	int rd[8], wr[8];
+	struct ipc_msg m;
+	for (int i = 0; i < n; i++)
+		wr[i] = new_pipe(&rd[i]);
+	CHECK_EQ(send_raw(buf, len, rd, n, separate), (ssize_t)len);
+	for (int i = 0; i < n; i++)
+		close(rd[i]);
+	m.fd = 1234;
+	CHECK_EQ(ipc_recv(sv[1], &m), -1);
+	CHECK_EQ(errno, EPROTO);
+	CHECK_EQ(m.fd, -1);
+	for (int i = 0; i < n; i++) {
+		CHECK(reader_gone(wr[i]));
+		close(wr[i]);
+	}
+}
+
 static void test_too_many_fds(void)
 {
-	struct ipc_msg m;
 	uint8_t buf[sizeof(struct ipc_hdr) + 4];
-	int rd[5], wr[5];
 	size_t before = open_fds();
 
 	new_pair();
 	hdr_bytes(buf, 1, 0, 4, 0);
 	memcpy(buf + sizeof(struct ipc_hdr), "abcd", 4);
 
-	/* Two descriptors in one SCM_RIGHTS: refused, both closed. */
-	for (int i = 0; i < 2; i++)
-		wr[i] = new_pipe(&rd[i]);
-	CHECK_EQ(send_raw(buf, sizeof(buf), rd, 2, false), (ssize_t)sizeof(buf));
-	for (int i = 0; i < 2; i++)
-		close(rd[i]);
-	m.fd = 1234;
-	CHECK_EQ(ipc_recv(sv[1], &m), -1);
-	CHECK_EQ(errno, EPROTO);
-	CHECK_EQ(m.fd, -1);
-	for (int i = 0; i < 2; i++) {
-		CHECK(reader_gone(wr[i]));
-		close(wr[i]);
-	}
-
-	/* Two SCM_RIGHTS headers of one descriptor each: the same. */
-	for (int i = 0; i < 2; i++)
-		wr[i] = new_pipe(&rd[i]);
-	CHECK_EQ(send_raw(buf, sizeof(buf), rd, 2, true), (ssize_t)sizeof(buf));
-	for (int i = 0; i < 2; i++)
-		close(rd[i]);
-	CHECK_EQ(ipc_recv(sv[1], &m), -1);
-	CHECK_EQ(errno, EPROTO);
-	CHECK_EQ(m.fd, -1);
-	for (int i = 0; i < 2; i++) {
-		CHECK(reader_gone(wr[i]));
-		close(wr[i]);
-	}
-
-	/* Five: more than the receiver has room for (MSG_CTRUNC); none may stay open. */
-	for (int i = 0; i < 5; i++)
-		wr[i] = new_pipe(&rd[i]);
-	CHECK_EQ(send_raw(buf, sizeof(buf), rd, 5, false), (ssize_t)sizeof(buf));
-	for (int i = 0; i < 5; i++)
-		close(rd[i]);
-	CHECK_EQ(ipc_recv(sv[1], &m), -1);
-	CHECK_EQ(errno, EPROTO);
-	CHECK_EQ(m.fd, -1);
-	for (int i = 0; i < 5; i++) {
-		CHECK(reader_gone(wr[i]));
-		close(wr[i]);
-	}
+	/* Two descriptors in one SCM_RIGHTS, two headers of one each, and five (more than the
+	 * receiver has room for: MSG_CTRUNC): refused, none left open. */
+	expect_fds_refused(buf, sizeof(buf), 2, false);
+	expect_fds_refused(buf, sizeof(buf), 2, true);
+	expect_fds_refused(buf, sizeof(buf), 5, false);
 	close_pair();
 	CHECK_UEQ(open_fds(), before);
 }
