@@ -225,8 +225,7 @@ static void one_option(struct rtftp_options *o, int c, const char *a)
 	case OPT_LOG_FORMAT:
 		if (strcmp(a, "json") && strcmp(a, "text"))
 			bad("log-format", a, "expected text or json");
-		o->log_json = strcmp(a, "json") == 0;
-		o->worker.log_json = o->log_json;
+		o->worker.log_json = strcmp(a, "json") == 0;
 		break;
 	case OPT_INSECURE: o->insecure_no_sandbox = true; o->worker.insecure_no_sandbox = 1; break;
 	case OPT_NO_PROACTIVE: o->proactive = false; break;

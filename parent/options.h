@@ -17,7 +17,6 @@ struct rtftp_options {
 	struct sockaddr_storage listen[RTFTP_MAX_LISTEN];
 	int nlisten;                      /* 0: [::]:69 dual stack (or systemd sockets) */
 	bool syslog;
-	bool log_json;
 	int verbose;
 	bool insecure_no_sandbox;
 	const char *check_config;         /* --check-config FILE: validate and exit */

@@ -30,12 +30,12 @@ struct file_ref *file_ref_get(struct file_ref *f)
 	return f;
 }
 
-void file_ref_put(struct worker *w, struct file_ref *f)
+void file_ref_put(struct file_ref *f)
 {
 	if (--f->refs > 0)
 		return;
 	if (f->mnt)
-		remote_close_file(w, f);
+		remote_close_file(f);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f);
@@ -89,13 +89,6 @@ static int open_regular(int dirfd, const char *name, struct stat *st, uint16_t *
 enum lookup_result lookup_local(struct worker *w, struct transfer *t, enum origin where,
 				struct file_ref **out, uint16_t *errcode, const char **why)
 {
-	if (where == ORIGIN_CLIENT) {
-		struct file_ref *f = cache_find(w, &t->client->addr, t->name);
-		if (f) {
-			*out = file_ref_get(f);
-			return LK_FOUND;
-		}
-	}
 	const char *dir = where == ORIGIN_CLIENT ? t->client->text : "default";
 	int dirfd = openat2_beneath(w->rootfd, dir, O_PATH | O_DIRECTORY);
 	if (dirfd < 0)
@@ -133,7 +126,7 @@ struct file_ref *cache_find(struct worker *w, const struct sockaddr_storage *cli
 
 static void cache_drop(struct worker *w, unsigned i)
 {
-	file_ref_put(w, w->cache[i].file);
+	file_ref_put(w->cache[i].file);
 	w->cache[i] = w->cache[--w->ncache];
 }
 

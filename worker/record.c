@@ -49,12 +49,12 @@ void record_transfer(struct transfer *t, const char *outcome, const char *detail
 {
 	char client[RTFTP_ADDR_MAX + 8], name[TFTP_NAME_MAX * 4 + 8], det[512];
 	uint64_t ms = t->w->now_ms - t->start_ms;
-	addr_to_text_port(&t->peer, client, sizeof(client));
 	if (t->w->cfg.log_json) {
-		addr_to_text(&t->peer, client, sizeof(client));
+		addr_to_text(&t->peer, client, sizeof(client));   /* the port is its own key */
 		record_json(t, outcome, detail, client, ms);
 		return;
 	}
+	addr_to_text_port(&t->peer, client, sizeof(client));
 	log_escape(name, sizeof(name), t->name, strlen(t->name));
 	log_escape(det, sizeof(det), detail ? detail : "", detail ? strlen(detail) : 0);
 	log_info("transfer client=%s file=\"%s\" root=%s mode=%s bytes=%llu blksize=%u "

@@ -102,7 +102,7 @@ static bool requeue_open(struct transfer *t, struct mounter *m)
 {
 	if (t->file->opened || t->remote_requeued)
 		return false;
-	file_ref_put(m->w, t->file);
+	file_ref_put(t->file);
 	t->file = NULL;
 	t->remote_requeued = true;
 	t->mnt_wait = m;
@@ -247,7 +247,7 @@ static void on_error(struct mounter *m, struct ipc_msg *msg)
 	for (size_t i = 0; i < n; i++) {
 		struct transfer *t = v[i];
 		if (e.kind == WM_ERR_NOTFOUND && !f->opened) {
-			file_ref_put(m->w, t->file);
+			file_ref_put(t->file);
 			t->file = NULL;
 			timer_clear(m->w, t);
 			t->lookup_step = ORIGIN_DEFAULT;
@@ -437,16 +437,9 @@ enum lookup_result remote_lookup(struct worker *w, struct transfer *t, struct fi
 	return LK_PENDING;
 }
 
-void remote_forget_transfer(struct worker *w, struct transfer *t)
-{
-	(void)w;
-	t->mnt_wait = NULL;
-}
-
-void remote_close_file(struct worker *w, struct file_ref *f)
+void remote_close_file(struct file_ref *f)
 {
 	struct mounter *m = f->mnt;
-	(void)w;
 	for (struct file_ref **pp = &m->files; *pp; pp = &(*pp)->mnext) {
 		if (*pp == f) {
 			*pp = f->mnext;

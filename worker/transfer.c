@@ -70,7 +70,6 @@ static void arm_rto(struct transfer *t)
 	unsigned shift = t->tries < RTO_BACKOFF_MAX ? t->tries : RTO_BACKOFF_MAX;
 	unsigned rto = base_rto_ms(t) << shift;
 	rto += worker_random(t->w) % (rto / 4 + 1);
-	t->rto_ms = rto;
 	timer_set(t->w, t, t->w->now_ms + rto);
 }
 
@@ -159,8 +158,7 @@ static void on_ack(struct transfer *t, uint16_t block)
 		t->retransmits++;
 	}
 	t->tries = 0;
-	timer_clear(t->w, t);
-	pump(t);
+	pump(t);        /* re-arms the timer: a window sent, or the disk waited for */
 }
 
 static void on_error(struct transfer *t, const uint8_t *pkt, size_t len)
@@ -232,13 +230,12 @@ static void transfer_free(struct transfer *t)
 	struct worker *w = t->w;
 	timer_clear(w, t);
 	hash_remove(w, t);
-	remote_forget_transfer(w, t);
 	if (t->sock >= 0 && t->lsn == NULL) {
 		evloop_del(&w->loop, &t->ev);
 		close(t->sock);
 	}
 	if (t->file)
-		file_ref_put(w, t->file);
+		file_ref_put(t->file);
 	free(t->ascii);
 	if (t->client)
 		t->client->active--;
@@ -331,6 +328,14 @@ void transfer_lookup_continue(struct transfer *t)
 	struct worker *w = t->w;
 	uint16_t code = TFTP_ENOTFOUND;
 	const char *why = "file not found";
+	/* A lookup result kept from a moment ago (a size probe's) answers the whole chain. */
+	struct file_ref *kept = t->lookup_step == ORIGIN_CLIENT
+		? cache_find(w, &t->client->addr, t->name) : NULL;
+	if (kept) {
+		t->file = file_ref_get(kept);
+		transfer_data_available(t);
+		return;
+	}
 	while (t->lookup_step <= ORIGIN_DEFAULT) {
 		struct file_ref *f = NULL;
 		enum lookup_result r = t->lookup_step == ORIGIN_REMOTE

@@ -98,7 +98,6 @@ struct transfer {
 	bool waiting_data;                 /* remote: stopped until more bytes are final */
 	bool got_ack;
 	unsigned tries;
-	unsigned rto_ms;
 	uint64_t deadline_ms;              /* timer; 0 = none */
 	size_t heap_idx;
 	uint64_t start_ms;
@@ -141,7 +140,6 @@ struct worker {
 	uint64_t now_ms;
 	uint64_t next_housekeeping_ms;
 	uint32_t rng;
-	uint64_t stat_blocks_sent;
 	bool stopping;
 };
 
@@ -175,16 +173,15 @@ struct file_ref *cache_find(struct worker *w, const struct sockaddr_storage *cli
 void cache_put(struct worker *w, const struct sockaddr_storage *client, const char *name,
 	       struct file_ref *f);
 void cache_expire(struct worker *w, bool all);
-void file_ref_put(struct worker *w, struct file_ref *f);
+void file_ref_put(struct file_ref *f);
 struct file_ref *file_ref_get(struct file_ref *f);
 
 /* remote.c */
 enum lookup_result remote_lookup(struct worker *w, struct transfer *t, struct file_ref **out,
 				 uint16_t *errcode, const char **why);
-void remote_forget_transfer(struct worker *w, struct transfer *t);
 void remote_on_mounter_fd(struct worker *w, const char *addr, int fd);
 void remote_on_mounter_none(struct worker *w, const char *addr);
-void remote_close_file(struct worker *w, struct file_ref *f);
+void remote_close_file(struct file_ref *f);
 void remote_stop_all(struct worker *w);
 void remote_stalled(struct worker *w, struct transfer *t);   /* always ends t */
 

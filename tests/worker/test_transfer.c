@@ -274,6 +274,35 @@ static void test_final_ack_then_port_reuse(void)
 	CHECK(cur() == NULL);
 }
 
+/* The size probe's lookup is kept: the real request right after it costs no second lookup
+ * (proved by removing the file in between), and the kept result expires. */
+static void test_lookup_cache(const char *root)
+{
+	const char *opts[] = { "tsize", "0", NULL };
+	uint8_t err[32];
+	char path[600];
+	snprintf(path, sizeof(path), "%s/default/once", root);
+	FILE *f = fopen(path, "wb");
+	fputs("kept for the real request", f);
+	fclose(f);
+	W.cfg.probe_cache_ms = 5000;
+	rrq("once", opts);
+	CHECK(drain() == 1);                                 /* OACK */
+	size_t len = tftp_build_error(err, sizeof(err), TFTP_EOPTNEG, "probe");
+	transfer_on_packet(cur(), err, len);
+	CHECK(unlink(path) == 0);
+	rrq("once", NULL);
+	expect_data(1, 25);                                  /* served from the kept lookup */
+	ack(1);
+	CHECK(cur() == NULL && strstr(last_log, "outcome=ok") != NULL);
+	W.now_ms += 6000;
+	cache_expire(&W, false);
+	rrq("once", NULL);
+	CHECK(strstr(last_log, "outcome=not-found") != NULL); /* expired: looked up again */
+	drain();
+	W.cfg.probe_cache_ms = 0;
+}
+
 static void test_probe_then_error8(void)
 {
 	const char *opts[] = { "tsize", "0", "blksize", "1468", NULL };
@@ -309,6 +338,7 @@ int main(void)
 	test_duplicate_rrq_one_transfer();
 	test_probe_then_error8();
 	test_final_ack_then_port_reuse();
+	test_lookup_cache(root);
 	test_rollover();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	char cmd[700];
