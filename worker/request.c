@@ -165,16 +165,30 @@ static struct transfer *transfer_new(struct worker *w, struct listener *l,
 	return t;
 }
 
-/* A retransmitted RRQ (same bytes, same port, nothing acknowledged yet) is the same request:
- * one transfer (BIOS ROMs send the RRQ twice). Anything else from a live transfer's port is
- * a new boot reusing the port (GRUB): restart at once. */
+/* A client's RRQ retransmission can cross our first reply on the wire: it was sent before
+ * the client saw the reply, yet reaches us after the client's ACK (a request that waited for a
+ * remote disk is answered the moment a retransmission may be in flight). No machine reboots
+ * between its first ACK and a moment later, so until then the same bytes are the same request. */
+#define RRQ_ECHO_MS 1000
+
+static bool is_repeat(const struct transfer *old, uint32_t hash, size_t len, uint64_t now_ms)
+{
+	if (old->rrq_hash != hash || old->rrq_len != len)
+		return false;
+	if (!old->got_ack)
+		return true;                       /* BIOS ROMs send the RRQ twice */
+	return old->answers == 1 && now_ms - old->first_answer_ms < RRQ_ECHO_MS;
+}
+
+/* A repeated RRQ is the same request: one transfer. Anything else from a live transfer's
+ * port is a new boot reusing the port (GRUB): restart at once. */
 static bool handle_existing(struct worker *w, const struct sockaddr_storage *peer,
 			    uint32_t hash, size_t len)
 {
 	struct transfer *old = settle_old(w, peer);
 	if (!old)
 		return true;
-	if (old->rrq_hash == hash && old->rrq_len == len && !old->got_ack) {
+	if (is_repeat(old, hash, len, w->now_ms)) {
 		log_debug("client %s: repeated request for %s ignored", old->client->text, old->name);
 		return false;
 	}

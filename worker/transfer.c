@@ -124,13 +124,21 @@ static void send_oack(struct transfer *t)
 	udp_send(t, t->oack, t->oack_len);
 }
 
+static void note_answer(struct transfer *t)
+{
+	if (!t->got_ack)
+		t->first_answer_ms = t->w->now_ms;
+	t->got_ack = true;
+	t->answers++;
+}
+
 static void on_ack(struct transfer *t, uint16_t block)
 {
 	if (t->state == XS_OACK) {
 		if (block != 0)
 			return;
 		t->state = XS_SENDING;
-		t->got_ack = true;
+		note_answer(t);
 		t->tries = 0;
 		t->base = t->next = 1;
 		pump(t);
@@ -144,7 +152,7 @@ static void on_ack(struct transfer *t, uint16_t block)
 	uint64_t abs = t->base - 1 + delta;
 	if (delta == 0 || abs >= t->next)
 		return;
-	t->got_ack = true;
+	note_answer(t);
 	t->base = abs + 1;
 	t->bytes_sent = abs * t->neg.blksize;
 	if (t->base > t->nblocks) {

@@ -97,6 +97,8 @@ struct transfer {
 	uint64_t next;                     /* next block to send (absolute) */
 	bool waiting_data;                 /* remote: stopped until more bytes are final */
 	bool got_ack;
+	unsigned answers;                  /* ACKs that moved the transfer on */
+	uint64_t first_answer_ms;          /* when the first of them was read */
 	unsigned tries;
 	uint64_t deadline_ms;              /* timer; 0 = none */
 	size_t heap_idx;

@@ -244,8 +244,52 @@ static void test_duplicate_rrq_one_transfer(void)
 	CHECK(drain() == 0);
 	ack(1);
 	expect_data(2, 512);
+	ack(2);
+	expect_data(3, 100);
 	rrq("three", NULL);                      /* after progress: a new boot restarts it */
 	CHECK(drain() == 1);                     /* DATA 1 of the new; nothing to the old */
+	ack(1); drain(); ack(2); drain(); ack(3);
+	CHECK(cur() == NULL);
+}
+
+/* The client re-sends its RRQ just as our first reply (answered late: a remote disk was
+ * starting) reaches it, so the retransmission arrives behind its ACK 0. It is the same
+ * request, not a reboot: restarting would answer from a new port that the client, locked to
+ * the first one, ignores (seen with curl against a launching disk). A reboot's RRQ a moment
+ * later restarts as usual. */
+static void test_rrq_echo_after_first_ack(void)
+{
+	const char *opts[] = { "tsize", "0", NULL };
+	uint8_t buf[600], a[4];
+	struct sockaddr_storage tport;
+	socklen_t len = sizeof(tport);
+	rrq("three", opts);
+	CHECK(recv_pkt(buf, sizeof(buf)) > 0 && buf[1] == TFTP_OACK);
+	struct transfer *t = cur();
+	getsockname(t->sock, (struct sockaddr *)&tport, &len);
+	tftp_build_ack(a, 0);
+	sendto(client_fd, a, 4, 0, (struct sockaddr *)&tport, len);   /* read by settle_old */
+	usleep(20000);
+	rrq("three", opts);
+	CHECK(cur() == t && t->state == XS_SENDING);
+	expect_data(1, 512);
+	CHECK(drain() == 0);                     /* no second OACK from a new port */
+	ack(1); expect_data(2, 512);
+	ack(2); expect_data(3, 100);
+	ack(3);
+	CHECK(cur() == NULL && strstr(last_log, "outcome=ok") != NULL);
+
+	rrq("three", NULL);                      /* no options: the first answer is ACK 1 */
+	expect_data(1, 512);
+	ack(1); expect_data(2, 512);
+	t = cur();
+	rrq("three", NULL);
+	CHECK(cur() == t && drain() == 0);
+	W.now_ms += 1500;                        /* long after the answer: a new boot */
+	rrq("three", NULL);
+	CHECK(cur() != t || cur()->base == 1);
+	CHECK(strstr(last_log, "outcome=restarted") != NULL);
+	expect_data(1, 512);
 	ack(1); drain(); ack(2); drain(); ack(3);
 	CHECK(cur() == NULL);
 }
@@ -336,6 +380,7 @@ int main(void)
 	test_pre_ack_resends_are_bounded();
 	test_retries_after_ack();
 	test_duplicate_rrq_one_transfer();
+	test_rrq_echo_after_first_ack();
 	test_probe_then_error8();
 	test_final_ack_then_port_reuse();
 	test_lookup_cache(root);
