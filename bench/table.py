@@ -6,8 +6,8 @@ import statistics
 import sys
 from collections import defaultdict
 
-SERVERS = ["rtftp", "hpa", "dnsmasq"]
-NAMES = {"rtftp": "rtftp", "hpa": "tftpd-hpa", "dnsmasq": "dnsmasq"}
+SERVERS = ["rtftp", "hpa", "dnsmasq", "floor"]
+NAMES = {"rtftp": "rtftp", "hpa": "tftpd-hpa", "dnsmasq": "dnsmasq", "floor": "floor (tftpfloor)"}
 
 # metric: (label, better: +1 higher / -1 lower / 0 neither, how to combine reps)
 METRICS = {
