@@ -8,7 +8,9 @@
  *
  * Windowsize is answered as 1 and block numbers do not roll over (files up to 65535 blocks).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -238,6 +238,7 @@ static void transfer_free(struct transfer *t)
 	struct worker *w = t->w;
 	timer_clear(w, t);
 	hash_remove(w, t);
+	readahead_release(t);
 	if (t->sock >= 0 && t->lsn == NULL) {
 		evloop_del(&w->loop, &t->ev);
 		close(t->sock);

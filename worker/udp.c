@@ -105,7 +105,14 @@ void udp_send(struct transfer *t, const uint8_t *pkt, size_t len)
 		log_debug("send to client failed: %s", strerror(errno));
 }
 
-/* Read the window's bytes with one pread, then send every block with one sendmmsg. */
+/* Bytes of a file that may be read now: a remote file is final up to avail. */
+static uint64_t file_readable(const struct file_ref *f)
+{
+	return f->avail < f->size ? f->avail : f->size;
+}
+
+/* Take the window's bytes from the read-ahead, or read them with one pread; then send every
+ * block with one sendmmsg. */
 static int send_batch(struct transfer *t, uint64_t first, unsigned count)
 {
 	static struct mmsghdr msgs[BATCH_BLOCKS];
@@ -116,9 +123,13 @@ static int send_batch(struct transfer *t, uint64_t first, unsigned count)
 	uint64_t want = (uint64_t)count * bs;
 	if (want > size - off)
 		want = size - off;
+	const uint8_t *src = batch_data;
+	int ra = 1;
 	if (t->ascii)
-		memcpy(batch_data, t->ascii + off, want);
-	else if (want && pread(t->file->fd, batch_data, want, (off_t)off) != (ssize_t)want)
+		src = t->ascii + off;
+	else if (want && (ra = readahead_read(t, off, want, file_readable(t->file), &src)) < 0)
+		return -1;
+	else if (want && ra > 0 && pread(t->file->fd, batch_data, want, (off_t)off) != (ssize_t)want)
 		return -1;           /* shorter than it said it was: changed under us */
 
 	struct sockaddr_storage dst;
@@ -130,7 +141,7 @@ static int send_batch(struct transfer *t, uint64_t first, unsigned count)
 		size_t blen = boff < want ? (size_t)(want - boff < bs ? want - boff : bs) : 0;
 		tftp_build_data_header(batch_hdr[i], (uint16_t)(first + i));
 		iov[i][0] = (struct iovec){ .iov_base = batch_hdr[i], .iov_len = TFTP_HDR_LEN };
-		iov[i][1] = (struct iovec){ .iov_base = batch_data + boff, .iov_len = blen };
+		iov[i][1] = (struct iovec){ .iov_base = (void *)(src + boff), .iov_len = blen };
 		fill_msghdr(&msgs[i].msg_hdr, &dst, dlen, iov[i], 2, &u, ulen);
 	}
 	/* Blocks the kernel did not take count as lost: the retransmit timer recovers them. */

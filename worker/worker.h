@@ -205,6 +205,10 @@ void transfers_stop_all(struct worker *w);
 int  udp_transfer_socket(struct worker *w, const struct sockaddr_storage *local, int family);
 void udp_send(struct transfer *t, const uint8_t *pkt, size_t len);
 int  udp_send_blocks(struct transfer *t, uint64_t first, unsigned count); /* -1: file unreadable */
+/* readahead.c: 0 and *out set, 1 not used for this read (pread it), -1 read error */
+int  readahead_read(const struct transfer *t, uint64_t off, uint64_t want, uint64_t readable,
+		    const uint8_t **out);
+void readahead_release(const struct transfer *t);
 void udp_reply_error(struct listener *l, const struct sockaddr_storage *peer,
 		     const struct sockaddr_storage *local, int ifindex, uint16_t code, const char *msg);
 

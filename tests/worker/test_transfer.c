@@ -121,6 +121,19 @@ static void advance(uint64_t ms)
 		transfer_on_timer(t);
 }
 
+/* When set, DATA payloads are checked against write_file's pattern for this seed. */
+static int data_seed = -1;
+static unsigned data_blksize;
+
+static bool payload_ok(const uint8_t *p, int len, uint16_t block)
+{
+	size_t off = (size_t)(block - 1) * data_blksize;
+	for (int i = 0; i < len; i++)
+		if (p[i] != (uint8_t)(((off + (size_t)i) * 31 + (unsigned)data_seed) & 0xff))
+			return false;
+	return true;
+}
+
 /* Expect a DATA packet with this block number and length. */
 static void expect_data(uint16_t block, int len)
 {
@@ -128,6 +141,8 @@ static void expect_data(uint16_t block, int len)
 	int n = recv_pkt(buf, sizeof(buf));
 	CHECK(n == len + 4);
 	CHECK(n >= 4 && buf[1] == TFTP_DATA && (buf[2] << 8 | buf[3]) == block);
+	if (data_seed >= 0 && n == len + 4)
+		CHECK(payload_ok(buf + 4, len, block));
 	if (n != len + 4 || (buf[2] << 8 | buf[3]) != block)
 		fprintf(stderr, "  wanted DATA %u len %d, got n=%d op=%d block=%d\n", block, len, n,
 			n >= 2 ? buf[1] : -1, n >= 4 ? (buf[2] << 8 | buf[3]) : -1);
@@ -164,6 +179,8 @@ static void test_window_go_back(void)
 {
 	const char *opts[] = { "windowsize", "4", "blksize", "512", NULL };
 	uint8_t buf[600];
+	data_seed = 3;                           /* every resent block has the right bytes */
+	data_blksize = 512;
 	rrq("ten", opts);                        /* 5120 bytes: 10 blocks + an empty 11th */
 	int n = recv_pkt(buf, sizeof(buf));
 	CHECK(n > 2 && buf[1] == TFTP_OACK);
@@ -182,6 +199,7 @@ static void test_window_go_back(void)
 	expect_data(11, 0);
 	ack(11);
 	CHECK(cur() == NULL);
+	data_seed = -1;
 }
 
 static void test_pre_ack_resends_are_bounded(void)
