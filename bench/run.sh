@@ -2,7 +2,7 @@
 # Run the same TFTP loads against rtftp, tftpd-hpa and dnsmasq, interleaved, and print a table.
 # See bench/README.md. Needs root (network namespace, cgroups, --user).
 #
-#   bench/run.sh [SCENARIO...]      default: pingpong a b c d soak ttfb
+#   bench/run.sh [SCENARIO...]      default: pingpong a b b-w16 c d soak ttfb
 #
 # Every server and every load runs inside one network namespace that this script creates (its own
 # loopback; dnsmasq's TFTP server only binds port 69) and removes at the end. Each server runs in
@@ -45,7 +45,7 @@ OUT=${OUT:-/tmp/rtftp-bench-$(date +%Y%m%d-%H%M%S)}
 NS=rtftpbench$$
 PORT_rtftp=1069 PORT_hpa=2069 PORT_dnsmasq=69 PORT_floor=3069
 
-scenarios=${*:-"pingpong a b c d soak ttfb"}
+scenarios=${*:-"pingpong a b b-w16 c d soak ttfb"}
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || die "needs root (netns, cgroups, --user)"
@@ -252,6 +252,12 @@ for rep in $(seq 1 "$REPS"); do
     for s in $order; do
       run_load "$s" b "$rep" split -f b1m.bin -e "$PEER_ROOT/b1m.bin" -n "$B_CLIENTS" -b "$BLKSIZE" -w 1 \
         -d 120 -t "$CLIENT_TIMEOUT_MS"
+    done
+  fi
+  if has b-w16; then   # the same load, each client asking windowsize 16 (peers answer in lockstep)
+    for s in $order; do
+      run_load "$s" b-w16 "$rep" split -f b1m.bin -e "$PEER_ROOT/b1m.bin" -n "$B_CLIENTS" -b "$BLKSIZE" \
+        -w 16 -d 120 -t "$CLIENT_TIMEOUT_MS"
     done
   fi
   if has c && ((rep <= C_REPS)); then
