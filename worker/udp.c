@@ -2,6 +2,7 @@
  * listening socket with the request's local address as source (IP_PKTINFO/IPV6_PKTINFO). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@ static uint8_t batch_data[BATCH_BYTES];
 static uint8_t batch_hdr[BATCH_BLOCKS][TFTP_HDR_LEN];
 
 union pktinfo_cmsg {
-	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];
 	struct cmsghdr align;
 };
 
@@ -105,14 +106,66 @@ void udp_send(struct transfer *t, const uint8_t *pkt, size_t len)
 		log_debug("send to client failed: %s", strerror(errno));
 }
 
+/* UDP segmentation offload: a run of full blocks crosses the IP stack as one datagram that is
+ * cut into blocks at the end (by the NIC, by the kernel just before the device, or on loopback
+ * at the receiving socket): one pass through the stack per window instead of one per block,
+ * and what the client receives is the same. Only the last segment may be short, which is where
+ * a file's last block always is. */
+#define GSO_MAX_SEGS  64             /* the kernel's UDP_MAX_SEGMENTS on older kernels */
+#define GSO_MAX_BYTES 65000          /* one IP datagram's worth */
+
+static uint8_t gso_buf[GSO_MAX_BYTES];
+
+/* Sends the first blocks of iov as one segmented datagram; returns how many it sent (lost to a
+ * full socket buffer counts as sent: the timer recovers them), 0 when segmentation is not
+ * possible here and the caller must send them one by one. */
+static unsigned gso_send(struct transfer *t, struct sockaddr_storage *dst, socklen_t dlen,
+			 struct iovec (*iov)[2], unsigned count)
+{
+	size_t seg = TFTP_HDR_LEN + t->neg.blksize;
+	unsigned n = count < GSO_MAX_SEGS ? count : GSO_MAX_SEGS;
+	if (n > GSO_MAX_BYTES / seg)
+		n = (unsigned)(GSO_MAX_BYTES / seg);
+	if (t->no_gso || n < 2)
+		return 0;
+	size_t len = 0;
+	for (unsigned i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			memcpy(gso_buf + len, iov[i][k].iov_base, iov[i][k].iov_len);
+			len += iov[i][k].iov_len;
+		}
+	union pktinfo_cmsg u;
+	memset(&u, 0, sizeof(u));
+	size_t ulen = transfer_pktinfo(t, &u);
+	struct iovec one = { .iov_base = gso_buf, .iov_len = len };
+	struct msghdr m;
+	fill_msghdr(&m, dst, dlen, &one, 1, &u, ulen);
+	m.msg_control = u.buf;
+	m.msg_controllen = ulen + CMSG_SPACE(sizeof(uint16_t));
+	struct cmsghdr *c = ulen ? CMSG_NXTHDR(&m, CMSG_FIRSTHDR(&m)) : CMSG_FIRSTHDR(&m);
+	uint16_t gso_size = (uint16_t)seg;
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(gso_size));
+	memcpy(CMSG_DATA(c), &gso_size, sizeof(gso_size));
+	if (sendmsg(t->sock, &m, MSG_DONTWAIT) >= 0 || errno == EAGAIN || errno == ENOBUFS)
+		return n;
+	/* An old kernel, a device without checksum offload, a block larger than the path MTU:
+	 * this transfer sends block by block from now on. */
+	log_debug("client %s: no UDP segmentation (%s): block by block", t->client->text,
+		  strerror(errno));
+	t->no_gso = true;
+	return 0;
+}
+
 /* Bytes of a file that may be read now: a remote file is final up to avail. */
 static uint64_t file_readable(const struct file_ref *f)
 {
 	return f->avail < f->size ? f->avail : f->size;
 }
 
-/* Take the window's bytes from the read-ahead, or read them with one pread; then send every
- * block with one sendmmsg. */
+/* Take the window's bytes from the read-ahead, or read them with one pread; then send the
+ * blocks segmented (UDP GSO), or else every block with one sendmmsg. */
 static int send_batch(struct transfer *t, uint64_t first, unsigned count)
 {
 	static struct mmsghdr msgs[BATCH_BLOCKS];
@@ -144,8 +197,12 @@ static int send_batch(struct transfer *t, uint64_t first, unsigned count)
 		iov[i][1] = (struct iovec){ .iov_base = (void *)(src + boff), .iov_len = blen };
 		fill_msghdr(&msgs[i].msg_hdr, &dst, dlen, iov[i], 2, &u, ulen);
 	}
+	unsigned sent = 0, k;
+	while (sent < count && (k = gso_send(t, &dst, dlen, iov + sent, count - sent)) > 0)
+		sent += k;
 	/* Blocks the kernel did not take count as lost: the retransmit timer recovers them. */
-	if (sendmmsg(t->sock, msgs, count, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+	if (sent < count && sendmmsg(t->sock, msgs + sent, count - sent, MSG_DONTWAIT) < 0 &&
+	    errno != EAGAIN)
 		log_debug("send to client failed: %s", strerror(errno));
 	return 0;
 }

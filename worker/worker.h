@@ -109,6 +109,7 @@ struct transfer {
 	struct transfer *hnext;            /* hash chain by peer address and port */
 	struct mounter *mnt_wait;          /* waiting for this client's mounter to be ready */
 	bool remote_requeued;              /* its open was moved to a new mounter once */
+	bool no_gso;                       /* the kernel refused UDP segmentation for it */
 };
 
 struct timer_heap {
