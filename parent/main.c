@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "listen.h"
 #include "log.h"
 #include "mounters.h"
@@ -30,8 +31,8 @@ struct parent {
 	struct worker_proc wp;
 	struct mounters *mounters;
 	bool stopping;
-	char worker_path[PATH_MAX];
-	char mounter_path[PATH_MAX];
+	struct helper worker_exe;
+	struct helper mounter_exe;
 };
 
 static int open_root(const char *root)
@@ -46,40 +47,14 @@ static int open_root(const char *root)
 	return fd;
 }
 
-/* The helpers live beside rtftp in a build tree, and in RTFTP_LIBEXECDIR once installed. */
-static void find_helpers(struct parent *p)
-{
-	char self[PATH_MAX - 32];
-	const char *dir = p->opt.libexec_dir;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (!dir && n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(p->worker_path, sizeof(p->worker_path), "%s/rtftp-worker", self);
-			if (access(p->worker_path, X_OK) == 0) {
-				p->opt.libexec_dir = strdup(self);
-				return;
-			}
-		}
-	}
-	if (!dir)
-		dir = RTFTP_LIBEXECDIR;
-	p->opt.libexec_dir = dir;
-	snprintf(p->worker_path, sizeof(p->worker_path), "%s/rtftp-worker", dir);
-	if (access(p->worker_path, X_OK) < 0)
-		fatal("worker executable %s", p->worker_path);
-}
-
 /* --check-config runs in the mounter's executable: only it links libnbd and cJSON, which
  * keeps the long-lived parent small. */
 static int check_config(struct parent *p)
 {
-	find_helpers(p);
-	snprintf(p->mounter_path, sizeof(p->mounter_path), "%s/rtftp-mounter", p->opt.libexec_dir);
-	execl(p->mounter_path, "rtftp-mounter", "--check-config", p->opt.check_config, (char *)NULL);
-	fatal("cannot run %s", p->mounter_path);
+	helpers_open(&p->opt.libexec_dir, &p->worker_exe, &p->mounter_exe);
+	char *argv[] = { "rtftp-mounter", "--check-config", (char *)p->opt.check_config, NULL };
+	helper_exec(&p->mounter_exe, argv);
+	return 2;
 }
 
 static void reap(struct parent *p)
@@ -167,16 +142,16 @@ int main(int argc, char **argv)
 	if (p.opt.insecure_no_sandbox)
 		log_warnx("INSECURE: --insecure-no-sandbox given: the worker serves even when its "
 			  "seccomp filter cannot be loaded");
-	find_helpers(&p);
+	helpers_open(&p.opt.libexec_dir, &p.worker_exe, &p.mounter_exe);
 	int rootfd = open_root(p.opt.root);
 	int nlisten = listen_open(&p.opt, listen_fds, RTFTP_MAX_LISTEN);
 	privdrop(p.opt.user);
 	if (evloop_init(&p.loop) < 0)
 		fatal("epoll_create");
 	setup_signals(&p);
-	p.mounters = mounters_new(&p.loop, &p.opt, rootfd);
+	p.mounters = mounters_new(&p.loop, &p.opt, rootfd, &p.mounter_exe);
 	p.wp = (struct worker_proc){ .loop = &p.loop, .opt = &p.opt, .mounters = p.mounters,
-				     .path = p.worker_path, .rootfd = rootfd,
+				     .exe = &p.worker_exe, .rootfd = rootfd,
 				     .listen_fds = listen_fds, .nlisten = nlisten, .pid = -1, .sock = -1 };
 	worker_proc_start(&p.wp);
 	while (!p.stopping) {

@@ -271,7 +271,7 @@ static int send_config(struct mrec *r, int nbdfd)
 }
 
 /* In the child: only async-signal-safe calls until exec. */
-static void __attribute__((noreturn)) exec_child(const char *path, int pch, int wch)
+static void __attribute__((noreturn)) exec_child(const struct helper *exe, int pch, int wch)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -280,20 +280,20 @@ static void __attribute__((noreturn)) exec_child(const char *path, int pch, int 
 	int a = fcntl(pch, F_DUPFD, 10), b = fcntl(wch, F_DUPFD, 10);
 	if (a < 0 || b < 0 || dup2(a, RTFTP_FD_PARENT) < 0 || dup2(b, RTFTP_FD_WORKER) < 0)
 		_exit(126);
-	close_range(RTFTP_FD_WORKER + 1, ~0U, 0);
-	execl(path, "rtftp-mounter", (char *)NULL);
+	close_range(RTFTP_FD_WORKER + 1, (unsigned)exe->fd - 1, 0);
+	close_range((unsigned)exe->fd + 1, ~0U, 0);
+	char *argv[] = { "rtftp-mounter", NULL };
+	helper_exec(exe, argv);
 	_exit(127);
 }
 
 static int fork_exec(struct mrec *r, int pch, int wch)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/rtftp-mounter", r->m->opt->libexec_dir);
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
-		exec_child(path, pch, wch);
+		exec_child(r->m->exe, pch, wch);
 	r->pid = pid;
 	return 0;
 }
@@ -471,13 +471,15 @@ void mounters_tick_arm(struct mounters *m)
 	m->tick_on = need;
 }
 
-struct mounters *mounters_new(struct evloop *loop, const struct rtftp_options *opt, int rootfd)
+struct mounters *mounters_new(struct evloop *loop, const struct rtftp_options *opt, int rootfd,
+			      const struct helper *exe)
 {
 	struct mounters *m = calloc(1, sizeof(*m));
 	if (!m)
 		fatal("calloc");
 	m->loop = loop;
 	m->opt = opt;
+	m->exe = exe;
 	m->rootfd = rootfd;
 	m->worker = -1;
 	m->ino_fd = -1;

@@ -10,12 +10,14 @@
 #include <sys/types.h>
 
 #include "evloop.h"
+#include "helpers.h"
 #include "options.h"
 
 struct mounters;
 
 /* After privilege drop; sets up inotify on opt->root if opt->proactive. */
-struct mounters *mounters_new(struct evloop *loop, const struct rtftp_options *opt, int rootfd);
+struct mounters *mounters_new(struct evloop *loop, const struct rtftp_options *opt, int rootfd,
+			      const struct helper *exe);
 /* New worker channel (first start or restart); -1 while there is none. */
 void mounters_set_worker(struct mounters *m, int worker_sock);
 /* The worker sent PW_MOUNTER_WANT. */

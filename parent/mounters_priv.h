@@ -51,6 +51,7 @@ struct pending {
 struct mounters {
 	struct evloop *loop;
 	const struct rtftp_options *opt;
+	const struct helper *exe;   /* rtftp-mounter */
 	int rootfd;
 	int worker;
 	uint32_t worker_gen;

@@ -126,7 +126,8 @@ void worker_proc_start(struct worker_proc *wp)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(sv[1], RTFTP_FD_PARENT) < 0)
 			_exit(127);
-		execl(wp->path, "rtftp-worker", (char *)NULL);
+		char *argv[] = { "rtftp-worker", NULL };
+		helper_exec(wp->exe, argv);
 		_exit(127);
 	}
 	close(sv[1]);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "evloop.h"
+#include "helpers.h"
 #include "options.h"
 
 struct mounters;
@@ -15,7 +16,7 @@ struct worker_proc {
 	struct evloop *loop;
 	const struct rtftp_options *opt;
 	struct mounters *mounters;
-	const char *path;           /* rtftp-worker executable */
+	const struct helper *exe;   /* rtftp-worker */
 	int rootfd;
 	const int *listen_fds;
 	int nlisten;

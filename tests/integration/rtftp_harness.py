@@ -442,6 +442,7 @@ class Server:
             f.write(self.outside_secret)
         self.args = list(args)
         self.user = user
+        self.exe = rtftp_path()
         self.proc = None
         self.log_path = os.path.join(self.base, "rtftp.log")
         self._log_file = None
@@ -483,7 +484,7 @@ class Server:
 
     # -- process
     def command(self):
-        cmd = [rtftp_path()]
+        cmd = [self.exe]
         for l in self.listen:
             cmd += ["--listen", l]
         cmd += self.args

@@ -3,12 +3,26 @@ parent nor the worker keeps a root uid or a capability, both have no_new_privs, 
 in seccomp filter mode; a killed worker is replaced; SIGTERM stops everything."""
 
 import os
+import shutil
 import signal
+import tempfile
 import time
 
 import rtftp_harness as h
 
 FILE = h.pattern_bytes(30000, seed=61)
+
+
+def fetch_when_served(test, seconds):
+    """file.bin, once a (new) worker serves it; fails after seconds."""
+    end = time.monotonic() + seconds
+    while True:
+        try:
+            return test.client("127.0.0.2").fetch("file.bin")
+        except (h.TransferFailed, h.TftpError):
+            if time.monotonic() > end:
+                test.fail("no worker serves within %d s; log:\n%s" % (seconds, test.srv.log()))
+            time.sleep(0.2)
 
 
 class Privilege(h.ServerTestCase):
@@ -79,18 +93,50 @@ class Privilege(h.ServerTestCase):
         text = self.srv.wait_log(r"(?i)worker.*(signal|killed|SIGKILL|9)", since=mark)
         self.assertRegex(text, r"(?i)(signal 9|SIGKILL|killed)")
         # the new worker serves again within a few seconds
-        end = time.monotonic() + 8
-        while True:
-            try:
-                t = self.client("127.0.0.2").fetch("file.bin")
-                break
-            except (h.TransferFailed, h.TftpError):
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)
-        self.assertBytesEqual(t.data, FILE)
+        self.assertBytesEqual(fetch_when_served(self, 8).data, FILE)
         st = self.check_unprivileged(new, "new worker")
         self.assertEqual(st["Seccomp"], "2")
+
+
+class PrivateInstall(h.ServerTestCase):
+    """rtftp installed in a folder that only root may enter (a build tree in /root, say):
+    the service user cannot reach the helpers by path, and must not need to."""
+    FILES = {"default/file.bin": FILE}
+
+    @classmethod
+    def setUpClass(cls):
+        if not h.is_root():
+            raise AssertionError("this test starts rtftp as root with --user nobody")
+        cls.private = tempfile.mkdtemp(prefix="rtftp-private-")     # mode 0700, root's
+        bindir = os.path.join(cls.private, "bin")
+        os.mkdir(bindir)
+        for name in ("rtftp", "rtftp-worker", "rtftp-mounter"):
+            shutil.copy2(os.path.join(h.bin_dir(), name), bindir)
+        cls.exe = os.path.join(bindir, "rtftp")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.private, ignore_errors=True)
+
+    @classmethod
+    def setup_tree(cls, srv):
+        super().setup_tree(srv)
+        srv.exe = cls.exe
+
+    def test_worker_runs_from_a_folder_the_user_cannot_enter(self):
+        self.assertEqual(os.stat(self.private).st_mode & 0o777, 0o700)
+        self.assertEqual(self.srv.command()[0], self.exe)
+        t = self.client("127.0.0.2").fetch("file.bin")
+        self.assertBytesEqual(t.data, FILE)
+        pid = self.srv.worker_pids()[0]
+        self.assertEqual(h.proc_status(pid)["Uid"].split()[0],
+                         str(__import__("pwd").getpwnam("nobody").pw_uid))
+        # a replaced worker is started the same way
+        os.kill(pid, signal.SIGKILL)
+        self.assertBytesEqual(fetch_when_served(self, 10).data, FILE)
+        self.assertNotIn(pid, self.srv.worker_pids())
 
 
 class Shutdown(h.ServerTestCase):

@@ -17,34 +17,45 @@ need_root
 need_pkgs systemd python3 util-linux coreutils libguestfs-tools qemu-system-x86 supermin
 
 unit=$build/packaging/systemd/rtftp.service
-fence=$bindir/seccomp_fence
 [ -f "$unit" ] || die "$unit missing"
-[ -x "$fence" ] || die "$fence not built"
+[ -x "$bindir/seccomp_fence" ] || die "$bindir/seccomp_fence not built"
 rm -rf "$work"
-mkdir -p "$work/cache" "$work/tmp"
-python3 "$(dirname "$0")/fence_list.py" "$unit" > "$work/allowed"
-log "$(wc -l < "$work/allowed") system calls allowed by $(grep -c '^SystemCallFilter=' "$unit") SystemCallFilter= lines"
-chown -R nobody:nogroup "$work"
-chmod 0755 "$work"
+mkdir -p "$work"
+# What runs as nobody lives in a folder of its own that nobody can reach: the build tree may
+# sit in a private home (mode 0700), which nobody cannot enter.
+run=$(mktemp -d /var/tmp/rtftp-syscallfilter.XXXXXX)
+trap 'rm -rf "$run"' EXIT
+mkdir -p "$run/cache" "$run/tmp"
+fence=$run/seccomp_fence
+cp "$bindir/seccomp_fence" "$fence"
+python3 "$(dirname "$0")/fence_list.py" "$unit" > "$run/allowed"
+log "$(wc -l < "$run/allowed") system calls allowed by $(grep -c '^SystemCallFilter=' "$unit") SystemCallFilter= lines"
+chown -R nobody:nogroup "$run"
+chmod 0755 "$run" "$fence"
 
 as_service() {
 	setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \
 		--no-new-privs env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ "$@"
 }
 
-if as_service "$fence" "$work/allowed" -- python3 -c 'import os; os.nice(1)' 2> "$work/nice.log"; then
+# Both ways: a harmless program runs inside the fence, and a call outside it is refused.
+out=$(as_service "$fence" "$run/allowed" -- python3 -c 'print("inside")' 2> "$work/control.log") ||
+	die "python3 does not run inside the fence: $(tail -1 "$work/control.log")"
+[ "$out" = inside ] || die "python3 inside the fence printed '$out'"
+if as_service "$fence" "$run/allowed" -- python3 -c 'import os; os.nice(1)' 2> "$work/nice.log"; then
 	die "setpriority (@resources) is allowed inside the fence: the fence is not loaded"
 fi
-log "sanity: os.nice(1) fails inside the fence ($(tail -1 "$work/nice.log"))"
+grep -q 'PermissionError.*Operation not permitted' "$work/nice.log" ||
+	die "os.nice failed for another reason than the fence: $(tail -1 "$work/nice.log")"
+log "sanity: python3 runs inside the fence, os.nice(1) is refused ($(tail -1 "$work/nice.log"))"
 
 log "libguestfs-test-tool inside the fence (TCG; log: $work/test-tool.log)"
-as_service LIBGUESTFS_BACKEND_SETTINGS=force_tcg LIBGUESTFS_CACHEDIR="$work/cache" \
-	LIBGUESTFS_TMPDIR="$work/tmp" \
-	timeout 600 "$fence" "$work/allowed" -- libguestfs-test-tool > "$work/test-tool.log" 2>&1 || {
+as_service LIBGUESTFS_BACKEND_SETTINGS=force_tcg LIBGUESTFS_CACHEDIR="$run/cache" \
+	LIBGUESTFS_TMPDIR="$run/tmp" \
+	timeout 600 "$fence" "$run/allowed" -- libguestfs-test-tool > "$work/test-tool.log" 2>&1 || {
 	tail -40 "$work/test-tool.log" >&2
 	die "the libguestfs appliance does not launch inside rtftp.service's SystemCallFilter"
 }
 grep -q 'TEST FINISHED OK' "$work/test-tool.log" || die "libguestfs-test-tool did not finish OK"
 log "the appliance launched and ran inside the fence: TEST FINISHED OK"
-rm -rf "$work/cache" "$work/tmp"
 log "PASS"
