@@ -91,6 +91,8 @@ static void usage(FILE *f)
 "      --cache-dir DIR        libguestfs appliance cache (default /var/cache/rtftp)\n"
 "      --state-dir DIR        mounters' private temporary folders (default /tmp)\n"
 "      --check-config FILE    validate a .nbd file and probe its server, then exit\n"
+"      --libexec-dir DIR      where rtftp-worker and rtftp-mounter are (default: beside\n"
+"                             rtftp if they are there, else " RTFTP_LIBEXECDIR ")\n"
 "  -h, --help, -V, --version\n");
 }
 
