@@ -2,7 +2,7 @@
 # Run the same TFTP loads against rtftp, tftpd-hpa and dnsmasq, interleaved, and print a table.
 # See bench/README.md. Needs root (network namespace, cgroups, --user).
 #
-#   bench/run.sh [SCENARIO...]      default: pingpong a b b-w16 c d soak ttfb
+#   bench/run.sh [SCENARIO...]      default: pingpong a b b-w16 c d soak ttfb (any b-wN works)
 #
 # Every server and every load runs inside one network namespace that this script creates (its own
 # loopback; dnsmasq's TFTP server only binds port 69) and removes at the end. Each server runs in
@@ -254,12 +254,16 @@ for rep in $(seq 1 "$REPS"); do
         -d 120 -t "$CLIENT_TIMEOUT_MS"
     done
   fi
-  if has b-w16; then   # the same load, each client asking windowsize 16 (peers answer in lockstep)
+  # b-wN: the same load, each client asking windowsize N (b-w4: what UEFI PXE asks; b-w16);
+  # servers without RFC 7440 answer in lockstep
+  for sc in $scenarios; do
+    [[ $sc =~ ^b-w([0-9]+)$ ]] || continue
+    bw=${BASH_REMATCH[1]}
     for s in $order; do
-      run_load "$s" b-w16 "$rep" split -f b1m.bin -e "$PEER_ROOT/b1m.bin" -n "$B_CLIENTS" -b "$BLKSIZE" \
-        -w 16 -d 120 -t "$CLIENT_TIMEOUT_MS"
+      run_load "$s" "$sc" "$rep" split -f b1m.bin -e "$PEER_ROOT/b1m.bin" -n "$B_CLIENTS" -b "$BLKSIZE" \
+        -w "$bw" -d 120 -t "$CLIENT_TIMEOUT_MS"
     done
-  fi
+  done
   if has c && ((rep <= C_REPS)); then
     for l in $C_LOSSES; do
       for s in $order; do
