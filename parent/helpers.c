@@ -15,7 +15,7 @@
 
 extern char **environ;
 
-#define HELPER_FD_MIN 64
+#define HELPER_FD_MIN 16      /* above fds 3 and 4, below any sane RLIMIT_NOFILE */
 
 static int open_exe(const char *dir, const char *name, struct helper *h)
 {

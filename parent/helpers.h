@@ -6,7 +6,7 @@
 #include <limits.h>
 
 struct helper {
-	int fd;                     /* O_PATH, close-on-exec, 64 or above */
+	int fd;                     /* O_PATH, close-on-exec, 16 or above */
 	char path[PATH_MAX];        /* for log lines only */
 };
 
