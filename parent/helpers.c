@@ -4,6 +4,7 @@
  * private home, or from a folder that the operator has since renamed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,16 +57,19 @@ static char *own_dir(void)
 void helpers_open(const char **libexec_dir, struct helper *worker, struct helper *mounter)
 {
 	const char *dir = *libexec_dir;
-	char *mine = dir ? NULL : own_dir();
-	if (mine && open_exe(mine, "rtftp-worker", worker) == 0)
-		dir = mine;                    /* a build tree: the helpers sit beside rtftp */
-	else if (!dir)
-		dir = RTFTP_LIBEXECDIR;
-	if (dir != mine) {
-		free(mine);
-		if (open_exe(dir, "rtftp-worker", worker) < 0)
-			fatal("worker executable %s", worker->path);
+	bool have_worker = false;
+	if (!dir) {          /* a build tree has the helpers beside rtftp; else the installed ones */
+		char *mine = own_dir();
+		have_worker = mine && open_exe(mine, "rtftp-worker", worker) == 0;
+		if (have_worker) {
+			dir = mine;
+		} else {
+			free(mine);
+			dir = RTFTP_LIBEXECDIR;
+		}
 	}
+	if (!have_worker && open_exe(dir, "rtftp-worker", worker) < 0)
+		fatal("worker executable %s", worker->path);
 	if (open_exe(dir, "rtftp-mounter", mounter) < 0)
 		fatal("mounter executable %s", mounter->path);
 	*libexec_dir = dir;
