@@ -126,25 +126,42 @@ bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage 
 	return addr_host_equal(a, b) && addr_port(a) == addr_port(b);
 }
 
-uint32_t addr_hash(const struct sockaddr_storage *a, bool with_port)
+static uint32_t fnv_bytes(uint32_t h, const uint8_t *p, size_t n)
 {
-	/* FNV-1a over the host bytes (and port); the tables it feeds are bounded in size. */
-	const uint8_t *p;
-	size_t n;
-	uint32_t h = 2166136261u;
-	if (a->ss_family == AF_INET) {
-		p = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
-		n = 4;
-	} else {
-		p = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
-		n = 16;
-	}
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* FNV-1a over the host bytes (and port), from state h. */
+static uint32_t fnv_addr(uint32_t h, const struct sockaddr_storage *a, bool with_port)
+{
+	if (a->ss_family == AF_INET)
+		h = fnv_bytes(h, (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr, 4);
+	else
+		h = fnv_bytes(h, (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr, 16);
 	if (with_port) {
 		uint16_t port = addr_port(a);
-		h = (h ^ (port & 0xff)) * 16777619u;
-		h = (h ^ (port >> 8)) * 16777619u;
+		uint8_t pb[2] = { (uint8_t)(port & 0xff), (uint8_t)(port >> 8) };
+		h = fnv_bytes(h, pb, 2);
 	}
+	return h;
+}
+
+uint32_t addr_hash(const struct sockaddr_storage *a, bool with_port)
+{
+	return fnv_addr(2166136261u, a, with_port);
+}
+
+uint32_t addr_hash_keyed(const struct sockaddr_storage *a, bool with_port, uint32_t key)
+{
+	uint8_t k[4] = { (uint8_t)key, (uint8_t)(key >> 8), (uint8_t)(key >> 16), (uint8_t)(key >> 24) };
+	uint32_t h = fnv_addr(fnv_bytes(2166136261u, k, sizeof(k)), a, with_port);
+	/* murmur3's finaliser: the low bits (the bucket) depend on every bit of the state */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h;
 }

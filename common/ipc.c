@@ -100,12 +100,20 @@ int ipc_recv(int sock, struct ipc_msg *m)
 		close_all_fds(&msg);
 		return 0;
 	}
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(m->hdr) ||
+	if ((msg.msg_flags & MSG_TRUNC) || (size_t)n < sizeof(m->hdr) ||
 	    m->hdr.len != (size_t)n - sizeof(m->hdr) || m->hdr.flags != 0 ||
 	    take_fd(&msg, &m->fd) < 0) {
 		close_all_fds(&msg);
 		m->fd = -1;
 		errno = EPROTO;
+		return -1;
+	}
+	if (msg.msg_flags & MSG_CTRUNC) {
+		/* The kernel could not install a descriptor (no free slot, or more than four
+		 * sent): the message is whole, its descriptor is gone. */
+		close_all_fds(&msg);
+		m->fd = -1;
+		errno = EMFILE;
 		return -1;
 	}
 	return 1;

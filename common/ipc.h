@@ -28,7 +28,9 @@ int ipc_send(int sock, uint16_t type, uint32_t id, const void *payload, size_t l
 int ipc_send_str(int sock, uint16_t type, uint32_t id, const char *s);
 
 /* 1 = a message, 0 = peer closed, -1 = error (errno EAGAIN: nothing to read;
- * EPROTO: malformed framing: truncated, wrong length, more than one descriptor). */
+ * EPROTO: malformed framing: truncated, wrong length, more than one descriptor;
+ * EMFILE: the message (m->hdr, payload) is whole but the descriptor sent with it could not
+ * be received, m->fd is -1). */
 int ipc_recv(int sock, struct ipc_msg *m);
 
 /* Exact-size getters: -1 unless the payload is exactly what is asked for. */

@@ -47,10 +47,27 @@ static int syslog_priority(enum log_level lvl)
 	}
 }
 
-void log_line(enum log_level lvl, const char *line)
+/* A log entry is one line. A control byte that got this far (a name from a disk image, a
+ * line from a compromised child) would split it or forge the next: it is written as '?'.
+ * What a client or a disk controls is escaped at the call site, readably; this is the
+ * backstop. */
+static const char *one_line(char *dst, size_t cap, const char *line)
 {
+	size_t i = 0;
+	for (; line[i] && i < cap - 1; i++) {
+		unsigned char c = (unsigned char)line[i];
+		dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+	return dst;
+}
+
+void log_line(enum log_level lvl, const char *raw)
+{
+	char clean[2048];
 	if (lvl == LOG_LVL_DEBUG && !log_verbosity)
 		return;
+	const char *line = one_line(clean, sizeof(clean), raw);
 	if (log_sink) {
 		log_sink(lvl, line, log_sink_arg);
 		return;

@@ -19,6 +19,7 @@
 
 struct probe {
 	struct nbd_handle *h;
+	const uint8_t *image;   /* instead of h: a disk image in memory (nbdprobe_parse_image) */
 	int64_t deadline_ms;
 	uint64_t size;
 	char *err;
@@ -91,6 +92,10 @@ static int read_at(struct probe *p, void *buf, size_t len, uint64_t off)
 	if (off > p->size || len > p->size - off)
 		return fail(p->err, p->errlen, "read of %zu bytes at %llu is past the end of the disk",
 			    len, (unsigned long long)off);
+	if (p->image) {
+		memcpy(buf, p->image + off, len);
+		return 0;
+	}
 	int64_t cookie = nbd_aio_pread(p->h, buf, len, off, NBD_NULL_COMPLETION, 0);
 	if (cookie < 0)
 		return nbd_fail(p, "read");
@@ -258,7 +263,8 @@ const char *nbdprobe_sniff_fs(const uint8_t *b, size_t len, bool *mountable)
 {
 	static const uint8_t f2fs[4] = { 0x10, 0x20, 0xf5, 0xf2 }, luks[6] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
 	*mountable = true;
-	if (at(b, len, 1024 + 56, "\x53\xef", 2))
+	/* ext is told apart by its feature words, which end at superblock offset 0x64 */
+	if (at(b, len, 1024 + 56, "\x53\xef", 2) && len >= 1024 + 0x64)
 		return ext_kind(b + 1024);
 	if (at(b, len, 0, "XFSB", 4))
 		return "xfs";
@@ -331,6 +337,16 @@ int nbdprobe_run(const struct nbdconf *c, int timeout_ms, struct nbdprobe_result
 		rc = sniff_parts(&p, r);
 	probe_close(&p);
 	return rc;
+}
+
+int nbdprobe_parse_image(const uint8_t *img, size_t len, struct nbdprobe_result *r,
+			 char *err, size_t errlen)
+{
+	struct probe p = { .image = img, .size = len, .err = err, .errlen = errlen };
+	memset(r, 0, sizeof(*r));
+	r->size = len;
+	int rc = read_table(&p, r);
+	return rc == 0 ? sniff_parts(&p, r) : rc;
 }
 
 int nbdprobe_alive(const struct nbdconf *c, int timeout_ms, char *err, size_t errlen)

@@ -41,7 +41,11 @@ int nbdprobe_check_mounts(const struct nbdconf *c, const struct nbdprobe_result 
 /* Is the server there and answering (connect + read one sector)? 0 or -1 + reason. */
 int nbdprobe_alive(const struct nbdconf *c, int timeout_ms, char *err, size_t errlen);
 
-/* Pure parsers (fuzzable, unit-tested). sector0/gpt are disk bytes; sizes are checked. */
+/* Pure parsers (fuzz/fuzz_nbdprobe.c, unit tests): disk bytes, every size checked. */
 const char *nbdprobe_sniff_fs(const uint8_t *buf, size_t len, bool *mountable);
+
+/* What nbdprobe_run finds, read from a disk image in memory instead of an NBD server. */
+int nbdprobe_parse_image(const uint8_t *img, size_t len, struct nbdprobe_result *r,
+			 char *err, size_t errlen);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define RTFTP_PROTO_VERSION 1
+#define RTFTP_PROTO_VERSION 2
 #define RTFTP_ADDR_MAX      64     /* canonical client address text, with NUL */
 #define RTFTP_REASON_MAX    512    /* a failure reason sent between processes, with NUL */
 
@@ -33,8 +33,8 @@ enum pw_msg {
 	PW_START,               /* parent -> worker: nothing more follows; sandbox and serve */
 	PW_READY,               /* worker -> parent: sandboxed, serving */
 	PW_LOG,                 /* worker -> parent: struct pw_log + line: every line once serving */
-	PW_MOUNTER_WANT,        /* worker -> parent: client address string: start its mounter */
-	PW_MOUNTER,             /* parent -> worker: address string; fd = channel to its mounter */
+	PW_MOUNTER_WANT,        /* worker -> parent: struct pw_mounter + address: start its mounter */
+	PW_MOUNTER,             /* parent -> worker: struct pw_mounter + address; fd = channel */
 	PW_MOUNTER_NONE,        /* parent -> worker: struct pw_refusal + address string */
 	PW_MOUNTER_STALLED,     /* worker -> parent: address string: its mounter stopped answering */
 	PW_MSG_COUNT
@@ -50,6 +50,7 @@ struct worker_config {
 	uint32_t rrq_rate;          /* requests per second per client (burst: 2x) */
 	uint32_t probe_cache_ms;    /* how long a lookup result is kept per (client, name) */
 	uint32_t remote_deadline_ms;/* longest wait for a mounter's progress */
+	uint32_t mounter_wait_ms;   /* longest wait for a client's mounter to become ready */
 	uint16_t port_lo, port_hi;  /* 0,0: any ephemeral port */
 	uint8_t single_port;
 	uint8_t map_backslash;
@@ -67,6 +68,13 @@ struct pw_log {
 
 struct pw_refusal {
 	uint32_t reserved;
+};
+
+/* Each channel the parent hands over gets a new serial; a WANT names the last one the worker
+ * received for that address (0: none). A WANT that names an older one crossed a hand-over on
+ * the way and is not a reason to replace the mounter just handed over. */
+struct pw_mounter {
+	uint32_t serial;
 };
 
 /* ---- worker <-> mounter ------------------------------------------------------------ */

@@ -24,10 +24,14 @@ static void size_buffers(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
-static int bind_one(const struct sockaddr_storage *a)
+static int bind_one(const struct sockaddr_storage *asked)
 {
 	char text[RTFTP_ADDR_MAX + 8];
 	int one = 1, zero = 0;
+	struct sockaddr_storage unmapped;
+	/* [::ffff:a.b.c.d] is the IPv4 address a.b.c.d: bound as such (a v6-only socket cannot). */
+	addr_unmap(asked, &unmapped);
+	const struct sockaddr_storage *a = &unmapped;
 	int fd = socket(a->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	addr_to_text_port(a, text, sizeof(text));
 	if (fd < 0)

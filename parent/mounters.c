@@ -149,12 +149,14 @@ static void kill_now(struct mrec *r, const char *why)
 static void hand_over(struct mrec *r)
 {
 	struct mounters *m = r->m;
-	uint8_t buf[RTFTP_ADDR_MAX];
+	struct pw_mounter pm = { .serial = m->serial + 1 ? m->serial + 1 : 1 };
+	uint8_t buf[sizeof(pm) + RTFTP_ADDR_MAX];
 	size_t n = strlen(r->addr) + 1;
 	if (r->wend < 0 || m->worker < 0)
 		return;
-	memcpy(buf, r->addr, n);
-	if (ipc_send(m->worker, PW_MOUNTER, 0, buf, n, r->wend) < 0) {
+	memcpy(buf, &pm, sizeof(pm));
+	memcpy(buf + sizeof(pm), r->addr, n);
+	if (ipc_send(m->worker, PW_MOUNTER, 0, buf, sizeof(pm) + n, r->wend) < 0) {
 		log_warn("PW_MOUNTER %s to the worker", r->addr);
 		mounters_stop(r, "cannot hand it to the worker");
 		return;
@@ -162,6 +164,7 @@ static void hand_over(struct mrec *r)
 	close(r->wend);
 	r->wend = -1;
 	r->worker_gen = m->worker_gen;
+	r->serial = m->serial = pm.serial;
 }
 
 static void send_none(struct mounters *m, const char *addr)
@@ -442,7 +445,7 @@ static void on_tick(struct ev_handler *h, uint32_t events)
 	(void)events;
 	if (read(m->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("timerfd");
-	int64_t backstop = ((int64_t)m->opt->launch_timeout_s + MOUNTERS_BACKSTOP_S) * 1000;
+	int64_t backstop = ((int64_t)m->opt->launch_timeout_s + LAUNCH_BACKSTOP_S) * 1000;
 	for (struct mrec *r = m->list; r; r = r->next) {
 		if (r->state == M_STARTING && now - r->started_ms > backstop)
 			kill_now(r, "no READY or FAILED within --launch-timeout + 15 s");
@@ -511,7 +514,7 @@ void mounters_set_worker(struct mounters *m, int worker_sock)
 	}
 }
 
-void mounters_want(struct mounters *m, const char *addr)
+void mounters_want(struct mounters *m, const char *addr, uint32_t have)
 {
 	if (!mounters_addr_ok(addr)) {
 		log_warnx("PW_MOUNTER_WANT for a bad address");
@@ -522,7 +525,12 @@ void mounters_want(struct mounters *m, const char *addr)
 		hand_over(r);
 		return;
 	}
-	/* The worker asks only when it has no channel: the old mounter is of no use to it. */
+	if (r && r->worker_gen == m->worker_gen && have != r->serial) {
+		/* Sent before the worker read the hand-over now on its way: that answers it. */
+		log_debug("mounter %s: request crossed its hand-over; nothing to do", addr);
+		return;
+	}
+	/* The worker has this mounter's channel and still asks: the old one is of no use to it. */
 	if (r)
 		mounters_stop(r, "the worker asked for a new one");
 	if (!mounters_spawn(m, addr, true))

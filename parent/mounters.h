@@ -20,8 +20,8 @@ struct mounters *mounters_new(struct evloop *loop, const struct rtftp_options *o
 			      const struct helper *exe);
 /* New worker channel (first start or restart); -1 while there is none. */
 void mounters_set_worker(struct mounters *m, int worker_sock);
-/* The worker sent PW_MOUNTER_WANT. */
-void mounters_want(struct mounters *m, const char *addr);
+/* The worker sent PW_MOUNTER_WANT; have: the serial of the last channel it got for addr. */
+void mounters_want(struct mounters *m, const char *addr, uint32_t have);
 /* The worker sent PW_MOUNTER_STALLED: SIGKILL it, forget it. */
 void mounters_stalled(struct mounters *m, const char *addr);
 /* From the parent's SIGCHLD reaping; true if pid was a mounter (cause logged, tmp dir removed). */

@@ -17,7 +17,6 @@
 
 #define MOUNTERS_TICK_MS       250
 #define MOUNTERS_TERM_GRACE_MS 3000     /* SIGTERM, then SIGKILL this much later */
-#define MOUNTERS_BACKSTOP_S    15       /* over launch_timeout before the parent kills */
 #define DEBOUNCE_QUIET_MS      1000     /* act this long after the last change ... */
 #define DEBOUNCE_MAX_MS        5000     /* ... but no later than this after the first */
 
@@ -32,6 +31,7 @@ struct mrec {
 	struct ev_handler ev;
 	int wend;                   /* worker end not handed over yet; -1 once sent */
 	uint32_t worker_gen;        /* the worker generation that got it */
+	uint32_t serial;            /* of its hand-over (struct pw_mounter); 0 before */
 	char tmpdir[PATH_MAX];
 	enum mstate state;
 	bool busy;
@@ -55,6 +55,7 @@ struct mounters {
 	int rootfd;
 	int worker;
 	uint32_t worker_gen;
+	uint32_t serial;            /* the last hand-over's */
 	struct mrec *list;
 	int tfd;                    /* periodic tick: backstops, kills, debounce */
 	struct ev_handler tev;

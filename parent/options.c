@@ -263,4 +263,6 @@ void options_parse(int argc, char **argv, struct rtftp_options *o)
 	}
 	o->root = argv[optind];
 	o->worker.remote_disks = o->max_mounters > 0;
+	o->worker.mounter_wait_ms =
+		(o->launch_timeout_s + LAUNCH_BACKSTOP_S + MOUNTER_WAIT_SLACK_S) * 1000u;
 }

@@ -10,6 +10,10 @@
 
 #define RTFTP_MAX_LISTEN 16
 #define RTFTP_DEFAULT_PORT 69
+/* A mounter that reports neither READY nor FAILED this long past --launch-timeout is
+ * killed; the worker's requests wait for their mounter that long plus MOUNTER_WAIT_SLACK_S. */
+#define LAUNCH_BACKSTOP_S  15
+#define MOUNTER_WAIT_SLACK_S 15
 
 struct rtftp_options {
 	const char *root;                 /* ROOT folder */

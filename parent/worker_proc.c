@@ -51,6 +51,7 @@ static void on_worker_msg(struct worker_proc *wp, struct ipc_msg *m)
 {
 	char addr[RTFTP_ADDR_MAX], line[IPC_MAX_PAYLOAD];
 	struct pw_log lg;
+	struct pw_mounter pm;
 	struct proto_hello hello;
 	if (m->fd >= 0)
 		fatalx("worker sent a descriptor with %s", pw_msg_name(m->hdr.type));
@@ -73,9 +74,9 @@ static void on_worker_msg(struct worker_proc *wp, struct ipc_msg *m)
 		log_line((enum log_level)lg.level, line);
 		break;
 	case PW_MOUNTER_WANT:
-		if (ipc_get_string(m, addr, sizeof(addr)) < 0)
+		if (ipc_get_struct_string(m, &pm, sizeof(pm), addr, sizeof(addr)) < 0)
 			goto malformed;
-		mounters_want(wp->mounters, addr);
+		mounters_want(wp->mounters, addr, pm.serial);
 		break;
 	case PW_MOUNTER_STALLED:
 		if (ipc_get_string(m, addr, sizeof(addr)) < 0)

@@ -1,5 +1,6 @@
 /* Per-client-address state: transfers in flight, the request rate limit, path MTU.
- * Bounded: idle entries expire, and the table refuses new addresses when full. */
+ * Bounded: idle entries expire, and a full table makes room by forgetting an idle address
+ * (keyed buckets: a flood of addresses cannot pile into one chain or crowd out a client). */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #define CLIENTS_MAX      65536
 #define CLIENT_IDLE_MS   60000
 #define MTU_REFRESH_MS   60000
+#define REFUSALS_PER_S   100
 
 static void host_only(const struct sockaddr_storage *in, struct sockaddr_storage *out)
 {
@@ -22,18 +24,35 @@ static void host_only(const struct sockaddr_storage *in, struct sockaddr_storage
 		((struct sockaddr_in6 *)out)->sin6_port = 0;
 }
 
+/* The table is full: make room in this bucket by forgetting its longest-idle address that
+ * has nothing in flight (it only loses its rate-limit state). false when all are busy. */
+static bool evict_idle(struct worker *w, unsigned b)
+{
+	struct client **victim = NULL;
+	for (struct client **pp = &w->clients[b]; *pp; pp = &(*pp)->next)
+		if ((*pp)->active == 0 && (!victim || (*pp)->last_seen_ms < (*victim)->last_seen_ms))
+			victim = pp;
+	if (!victim)
+		return false;
+	struct client *c = *victim;
+	*victim = c->next;
+	free(c);
+	w->nclients--;
+	return true;
+}
+
 struct client *client_get(struct worker *w, const struct sockaddr_storage *peer)
 {
 	struct sockaddr_storage host;
 	host_only(peer, &host);
-	unsigned b = addr_hash(&host, false) % CLIENT_BUCKETS;
+	unsigned b = addr_hash_keyed(&host, false, w->hash_key) % CLIENT_BUCKETS;
 	for (struct client *c = w->clients[b]; c; c = c->next) {
 		if (addr_host_equal(&c->addr, &host)) {
 			c->last_seen_ms = w->now_ms;
 			return c;
 		}
 	}
-	if (w->nclients >= CLIENTS_MAX)
+	if (w->nclients >= CLIENTS_MAX && !evict_idle(w, b))
 		return NULL;
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -70,6 +89,31 @@ bool client_rate_ok(struct worker *w, struct client *c, bool *first_refusal)
 	*first_refusal = c->limited_since_ms == 0;
 	if (*first_refusal)
 		c->limited_since_ms = w->now_ms;
+	return false;
+}
+
+/* Replies to what starts no transfer (malformed packets, writes, strangers, refusals) and
+ * their log lines: at most REFUSALS_PER_S a second for the whole server, bursts of twice
+ * that, so a flood of spoofed garbage is neither reflected nor logged at line rate. */
+bool refusal_ok(struct worker *w)
+{
+	double cap = 2.0 * REFUSALS_PER_S;
+	w->refusal_tokens += (double)(w->now_ms - w->refusal_refill_ms) * REFUSALS_PER_S / 1000.0;
+	w->refusal_refill_ms = w->now_ms;
+	if (w->refusal_tokens > cap)
+		w->refusal_tokens = cap;
+	if (w->refusal_tokens >= 1.0) {
+		w->refusal_tokens -= 1.0;
+		if (w->refusals_dropped && w->refusal_tokens >= cap / 2) {
+			log_warnx("%llu refusals were neither answered nor logged (more than %u a second)",
+				  (unsigned long long)w->refusals_dropped, REFUSALS_PER_S);
+			w->refusals_dropped = 0;
+		}
+		return true;
+	}
+	if (w->refusals_dropped++ == 0)
+		log_warnx("more than %u refusals a second: the rest are neither answered nor logged "
+			  "until it calms down", REFUSALS_PER_S);
 	return false;
 }
 

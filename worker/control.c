@@ -15,11 +15,12 @@ static void control_dispatch(struct worker *w, struct ipc_msg *m)
 {
 	char addr[RTFTP_ADDR_MAX];
 	struct pw_refusal r;
+	struct pw_mounter pm;
 	switch (m->hdr.type) {
 	case PW_MOUNTER:
-		if (m->fd < 0 || ipc_get_string(m, addr, sizeof(addr)) < 0)
+		if (m->fd < 0 || ipc_get_struct_string(m, &pm, sizeof(pm), addr, sizeof(addr)) < 0)
 			fatalx("malformed %s from parent", pw_msg_name(m->hdr.type));
-		remote_on_mounter_fd(w, addr, m->fd);
+		remote_on_mounter_fd(w, addr, pm.serial, m->fd);
 		m->fd = -1;
 		break;
 	case PW_MOUNTER_NONE:
@@ -30,6 +31,18 @@ static void control_dispatch(struct worker *w, struct ipc_msg *m)
 	default:
 		fatalx("unexpected %s from parent", pw_msg_name(m->hdr.type));
 	}
+}
+
+/* A mounter's channel that could not be received (the descriptor table is full): its
+ * waiting requests go on as if the parent had started none, the worker goes on serving. */
+static void mounter_lost(struct worker *w, struct ipc_msg *m)
+{
+	char addr[RTFTP_ADDR_MAX];
+	struct pw_mounter pm;
+	if (ipc_get_struct_string(m, &pm, sizeof(pm), addr, sizeof(addr)) < 0)
+		fatalx("malformed %s from parent", pw_msg_name(m->hdr.type));
+	log_warnx("client %s: mounter channel lost: out of file descriptors (RLIMIT_NOFILE)", addr);
+	remote_on_mounter_lost(w, addr, pm.serial);
 }
 
 static void control_readable(struct ev_handler *h, uint32_t events)
@@ -44,6 +57,10 @@ static void control_readable(struct ev_handler *h, uint32_t events)
 			w->stopping = true;
 			evloop_del(&w->loop, &w->ctl_ev);
 			return;
+		}
+		if (r < 0 && errno == EMFILE && m.hdr.type == PW_MOUNTER) {
+			mounter_lost(w, &m);
+			continue;
 		}
 		if (r < 0) {
 			if (errno == EAGAIN)
@@ -83,9 +100,14 @@ void control_init(struct worker *w, int fd)
 		fatal("epoll add parent channel");
 }
 
-void control_send_want(struct worker *w, const char *addr)
+void control_send_want(struct worker *w, const char *addr, uint32_t have)
 {
-	if (ipc_send_str(w->ctl, PW_MOUNTER_WANT, 0, addr) < 0)
+	struct pw_mounter pm = { .serial = have };
+	uint8_t buf[sizeof(pm) + RTFTP_ADDR_MAX];
+	size_t n = strlen(addr) + 1;
+	memcpy(buf, &pm, sizeof(pm));
+	memcpy(buf + sizeof(pm), addr, n);
+	if (ipc_send(w->ctl, PW_MOUNTER_WANT, 0, buf, sizeof(pm) + n, -1) < 0)
 		log_warn("asking the parent for a mounter");
 }
 

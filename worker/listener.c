@@ -49,6 +49,8 @@ static void read_pktinfo(struct msghdr *m, struct rx_meta *meta)
 static void refuse(struct listener *l, const struct rx_meta *meta, uint16_t code,
 		   const char *msg, const char *why)
 {
+	if (!refusal_ok(l->w))
+		return;
 	record_refusal(l->w, &meta->peer, NULL, 0, why);
 	udp_reply_error(l, &meta->peer, &meta->local, meta->ifindex, code, msg);
 }

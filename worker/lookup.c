@@ -38,6 +38,7 @@ void file_ref_put(struct file_ref *f)
 		remote_close_file(f);
 	if (f->fd >= 0)
 		close(f->fd);
+	netascii_release(f);
 	free(f);
 }
 

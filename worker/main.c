@@ -106,6 +106,8 @@ int main(int argc, char **argv)
 	w.ctl = -1;
 	if (getrandom(&w.rng, sizeof(w.rng), 0) != sizeof(w.rng) || w.rng == 0)
 		w.rng = (uint32_t)getpid() | 1u;
+	if (getrandom(&w.hash_key, sizeof(w.hash_key), 0) != sizeof(w.hash_key))
+		w.hash_key = w.rng * 2654435761u;
 	if (evloop_init(&w.loop) < 0)
 		fatal("epoll_create");
 	signal(SIGPIPE, SIG_IGN);

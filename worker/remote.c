@@ -15,6 +15,7 @@
 #include "worker.h"
 
 #define RETRY_AFTER_FAIL_MS 10000      /* a disk that failed is not asked for again sooner */
+#define WANT_ANSWER_MS      5000       /* the parent answers a WANT at once: channel or none */
 #define REMOTE_SIZE_MAX     (1ULL << 40)
 
 enum mnt_state { M_WANTED, M_HELLO, M_READY, M_DEAD };
@@ -27,6 +28,8 @@ struct mounter {
 	enum mnt_state state;
 	bool got_hello;
 	uint64_t retry_after_ms;
+	uint64_t want_sent_ms;
+	uint32_t serial;             /* of the last channel the parent handed over, 0 = none */
 	uint32_t next_id;
 	struct file_ref *files;
 	struct mounter *next;
@@ -98,6 +101,27 @@ enum kill_cause {
 	K_BROKEN,         /* stalled or spoke wrongly: everything in flight fails */
 };
 
+static void send_want(struct mounter *m)
+{
+	m->state = M_WANTED;
+	m->want_sent_ms = m->w->now_ms;
+	control_send_want(m->w, m->addr, m->serial);
+}
+
+/* A request waits for its client's mounter: for the parent's answer at most WANT_ANSWER_MS
+ * at a time (a request lost on the way is sent again), for the disk at most mounter_wait_ms
+ * in all (the parent's launch bound, and then some): never forever. */
+static void arm_mounter_wait(struct transfer *t, struct mounter *m)
+{
+	struct worker *w = t->w;
+	if (!t->wait_since_ms)
+		t->wait_since_ms = w->now_ms;
+	uint64_t until = t->wait_since_ms + w->cfg.mounter_wait_ms;
+	if (m->state == M_WANTED && w->now_ms + WANT_ANSWER_MS < until)
+		until = w->now_ms + WANT_ANSWER_MS;
+	timer_set(w, t, until);
+}
+
 static bool requeue_open(struct transfer *t, struct mounter *m)
 {
 	if (t->file->opened || t->remote_requeued)
@@ -106,7 +130,8 @@ static bool requeue_open(struct transfer *t, struct mounter *m)
 	t->file = NULL;
 	t->remote_requeued = true;
 	t->mnt_wait = m;
-	timer_clear(m->w, t);
+	t->wait_since_ms = 0;
+	arm_mounter_wait(t, m);
 	return true;
 }
 
@@ -132,10 +157,8 @@ static void settle_transfers(struct mounter *m, enum kill_cause cause)
 			transfer_fail(v[i], TFTP_EUNDEF, "remote disk unavailable", "error");
 	}
 	free(v);
-	if (requeued && cause == K_EXITED) {
-		m->state = M_WANTED;
-		control_send_want(w, m->addr);
-	}
+	if (requeued && cause == K_EXITED)
+		send_want(m);
 }
 
 /* End a mounter channel. Transfers whose file is complete go on from their memfd. */
@@ -177,7 +200,12 @@ static void on_opened(struct mounter *m, struct ipc_msg *msg)
 	struct wm_opened o;
 	struct stat st;
 	struct file_ref *f = file_by_id(m, msg->hdr.id);
+	/* Only a memfd sealed against shrinking and growing: its reads never wait on anyone (a
+	 * FUSE or network file from a compromised mounter could block the whole worker), and
+	 * no byte the worker was told exists can vanish under a transfer. */
+	int seals = msg->fd >= 0 ? fcntl(msg->fd, F_GET_SEALS) : -1;
 	if (msg->fd < 0 || ipc_get_exact(msg, &o, sizeof(o)) < 0 || o.size > REMOTE_SIZE_MAX ||
+	    seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
 	    fstat(msg->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < o.size) {
 		ipc_msg_drop_fd(msg);
 		mounter_kill(m, "sent a malformed WM_OPENED", K_BROKEN);
@@ -288,6 +316,7 @@ static void mounter_dispatch(struct mounter *m, struct ipc_msg *msg)
 		return;
 	}
 	if (msg->hdr.type != WM_HELLO && !m->got_hello) {
+		ipc_msg_drop_fd(msg);
 		mounter_kill(m, "did not start with HELLO", K_START_FAILED);
 		return;
 	}
@@ -341,7 +370,7 @@ static void mounter_readable(struct ev_handler *h, uint32_t events)
 	}
 }
 
-void remote_on_mounter_fd(struct worker *w, const char *addr, int fd)
+void remote_on_mounter_fd(struct worker *w, const char *addr, uint32_t serial, int fd)
 {
 	struct mounter *m = mounter_find(w, addr);
 	struct proto_hello hello = { .version = RTFTP_PROTO_VERSION };
@@ -351,6 +380,7 @@ void remote_on_mounter_fd(struct worker *w, const char *addr, int fd)
 	}
 	if (m->sock >= 0)
 		mounter_kill(m, "replaced by a new mounter", K_REPLACED);
+	m->serial = serial;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		log_warn("client %s: mounter channel", addr);
@@ -363,6 +393,17 @@ void remote_on_mounter_fd(struct worker *w, const char *addr, int fd)
 	if (evloop_add(&w->loop, &m->ev, fd, mounter_readable, EPOLLIN) < 0 ||
 	    ipc_send(fd, WM_HELLO, 0, &hello, sizeof(hello), -1) < 0)
 		mounter_kill(m, "channel unusable", K_START_FAILED);
+}
+
+/* The parent handed over a channel that could not be received (no descriptor free): it is
+ * ours all the same, so a later request for a mounter asks the parent to replace it. */
+void remote_on_mounter_lost(struct worker *w, const char *addr, uint32_t serial)
+{
+	struct mounter *m = mounter_find(w, addr);
+	if (!m && !(m = mounter_new(w, addr)))
+		return;
+	m->serial = serial;
+	remote_on_mounter_none(w, addr);
 }
 
 void remote_on_mounter_none(struct worker *w, const char *addr)
@@ -414,12 +455,11 @@ enum lookup_result remote_lookup(struct worker *w, struct transfer *t, struct fi
 		return LK_NEXT;
 	if (!m && !(m = mounter_new(w, t->client->text)))
 		return LK_NEXT;
-	if (m->state == M_DEAD) {
-		m->state = M_WANTED;
-		control_send_want(w, m->addr);
-	}
+	if (m->state == M_DEAD)
+		send_want(m);
 	if (m->state != M_READY) {
 		t->mnt_wait = m;     /* answered late rather than refused: the disk is starting */
+		arm_mounter_wait(t, m);
 		return LK_PENDING;
 	}
 	struct file_ref *f = open_remote(m, t->name);
@@ -450,8 +490,36 @@ void remote_close_file(struct file_ref *f)
 		ipc_send(m->sock, WM_CLOSE, f->id, NULL, 0, -1);
 }
 
+/* A request's wait for its mounter ran out (arm_mounter_wait). */
+static void mounter_wait_expired(struct transfer *t)
+{
+	struct worker *w = t->w;
+	struct mounter *m = t->mnt_wait;
+	if (w->now_ms >= t->wait_since_ms + w->cfg.mounter_wait_ms) {
+		if (m->state == M_HELLO) {   /* the parent's own bound should have ended it */
+			mounter_kill(m, "not ready in time; serving from default/", K_START_FAILED);
+			return;
+		}
+		log_warnx("client %s: no mounter within %u s; serving from default/", m->addr,
+			  w->cfg.mounter_wait_ms / 1000);
+		if (m->state == M_WANTED)
+			m->state = M_DEAD;   /* the next request asks again */
+		fall_through(t);
+		return;
+	}
+	if (m->state == M_WANTED && w->now_ms >= m->want_sent_ms + WANT_ANSWER_MS) {
+		log_warnx("client %s: no answer to the request for its mounter: asking again", m->addr);
+		send_want(m);
+	}
+	arm_mounter_wait(t, m);
+}
+
 void remote_stalled(struct worker *w, struct transfer *t)
 {
+	if (t->mnt_wait) {
+		mounter_wait_expired(t);
+		return;
+	}
 	struct mounter *m = t->file && t->file->mnt ? t->file->mnt : t->mnt_wait;
 	if (!m || m->state != M_READY) {
 		transfer_fail(t, TFTP_EUNDEF, "remote disk not responding", "error");

@@ -58,7 +58,7 @@ static enum rx_result transfer_recv_one(struct transfer *t)
 	if (!addr_equal(&peer, &t->peer)) {
 		uint8_t err[64];
 		size_t len = tftp_build_error(err, sizeof(err), TFTP_EBADID, "unknown transfer ID");
-		if (tftp_opcode_of(buf, (size_t)n) != TFTP_ERROR)
+		if (tftp_opcode_of(buf, (size_t)n) != TFTP_ERROR && refusal_ok(w))
 			sendto(t->sock, err, len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
 		return RX_STRANGER;
 	}
@@ -105,6 +105,8 @@ static bool refuse_early(struct worker *w, struct listener *l, const struct sock
 			 const struct sockaddr_storage *local, int ifindex,
 			 const struct tftp_request *req, uint16_t code, const char *msg, const char *why)
 {
+	if (!refusal_ok(w))
+		return false;
 	record_refusal(w, peer, req ? req->filename : NULL, req ? req->filename_len : 0, why);
 	udp_reply_error(l, peer, local, ifindex, code, msg);
 	return false;
@@ -117,7 +119,7 @@ static bool admit(struct worker *w, struct listener *l, const struct sockaddr_st
 {
 	bool first_refusal = false;
 	if (!client_rate_ok(w, c, &first_refusal)) {
-		if (first_refusal) {
+		if (first_refusal && refusal_ok(w)) {
 			log_warnx("client %s: more than %u requests a second: refused until it slows down",
 				  c->text, w->cfg.rrq_rate);
 			udp_reply_error(l, peer, local, ifindex, TFTP_EUNDEF, "rate limit exceeded");
@@ -220,8 +222,13 @@ void transfer_start(struct worker *w, struct listener *l, const struct sockaddr_
 		return;
 	}
 	struct client *c = client_get(w, peer);
+	if (!c) {
+		refuse_early(w, l, peer, local, ifindex, &req, TFTP_EUNDEF, "server busy, try again",
+			     "client table full, every address in its bucket busy");
+		return;
+	}
 	uint32_t hash = request_hash(pkt, len);
-	if (!c || !handle_existing(w, peer, hash, len) || !admit(w, l, peer, local, ifindex, &req, c))
+	if (!handle_existing(w, peer, hash, len) || !admit(w, l, peer, local, ifindex, &req, c))
 		return;
 	struct transfer *t = transfer_new(w, l, peer, local, ifindex, c);
 	if (!t) {

@@ -34,6 +34,26 @@ static void limits_apply(void)
 	}
 }
 
+/* Every transfer holds up to two descriptors (its socket, its file); mounter channels, the
+ * listeners and their memfds need a few hundred more. Raise the soft limit toward that (the
+ * hard limit is the operator's: LimitNOFILE= in the unit); below it, say so once at start:
+ * requests past it are refused, and a mounter channel that cannot be received is logged. */
+static void descriptors_fit(const struct worker *w)
+{
+	rlim_t need = (rlim_t)w->cfg.max_transfers * 2 + 256;
+	struct rlimit rl, want;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	want = rl;
+	want.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+		rl = want;
+	if (rl.rlim_cur < need)
+		log_warnx("RLIMIT_NOFILE is %llu, --max-transfers %u needs %llu: requests beyond it "
+			  "will be refused (raise LimitNOFILE=)", (unsigned long long)rl.rlim_cur,
+			  w->cfg.max_transfers, (unsigned long long)need);
+}
+
 static uint64_t landlock_fs_rights(int abi)
 {
 	uint64_t all = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
@@ -120,6 +140,7 @@ int sandbox_seccomp_load(void)
 
 void sandbox_apply(struct worker *w)
 {
+	descriptors_fit(w);
 	limits_apply();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fatal("PR_SET_NO_NEW_PRIVS");

@@ -22,6 +22,8 @@ static const struct sandbox_rule worker_rules[] = {
 	/* channels received from the parent are made non-blocking: never wait on a mounter */
 	{ .name = "fcntl", .nargs = 1, .args = { ARG(1, SCMP_CMP_EQ, F_GETFL) } },
 	{ .name = "fcntl", .nargs = 1, .args = { ARG(1, SCMP_CMP_EQ, F_SETFL) } },
+	/* a mounter's file must be a sealed memfd: nothing else is read from a mounter */
+	{ .name = "fcntl", .nargs = 1, .args = { ARG(1, SCMP_CMP_EQ, F_GET_SEALS) } },
 	/* the event loop */
 	{ .name = "epoll_wait" },
 	{ .name = "epoll_pwait" },

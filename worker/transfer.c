@@ -27,14 +27,14 @@ const char *origin_name(enum origin o)
 	}
 }
 
-static unsigned bucket_of(const struct sockaddr_storage *peer)
+static unsigned bucket_of(const struct worker *w, const struct sockaddr_storage *peer)
 {
-	return addr_hash(peer, true) % XFER_BUCKETS;
+	return addr_hash_keyed(peer, true, w->hash_key) % XFER_BUCKETS;
 }
 
 struct transfer *transfer_find(struct worker *w, const struct sockaddr_storage *peer)
 {
-	for (struct transfer *t = w->xfers[bucket_of(peer)]; t; t = t->hnext)
+	for (struct transfer *t = w->xfers[bucket_of(w, peer)]; t; t = t->hnext)
 		if (addr_equal(&t->peer, peer))
 			return t;
 	return NULL;
@@ -42,7 +42,7 @@ struct transfer *transfer_find(struct worker *w, const struct sockaddr_storage *
 
 void hash_insert_transfer(struct worker *w, struct transfer *t)
 {
-	unsigned b = bucket_of(&t->peer);
+	unsigned b = bucket_of(w, &t->peer);
 	t->hnext = w->xfers[b];
 	w->xfers[b] = t;
 	w->nxfers++;
@@ -50,7 +50,7 @@ void hash_insert_transfer(struct worker *w, struct transfer *t)
 
 static void hash_remove(struct worker *w, struct transfer *t)
 {
-	for (struct transfer **pp = &w->xfers[bucket_of(&t->peer)]; *pp; pp = &(*pp)->hnext) {
+	for (struct transfer **pp = &w->xfers[bucket_of(w, &t->peer)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == t) {
 			*pp = t->hnext;
 			w->nxfers--;
@@ -61,7 +61,12 @@ static void hash_remove(struct worker *w, struct transfer *t)
 
 static unsigned base_rto_ms(const struct transfer *t)
 {
-	return t->neg.timeout_s ? t->neg.timeout_s * 1000u : t->w->cfg.timeout_ms;
+	unsigned own = t->w->cfg.timeout_ms, asked = t->neg.timeout_s * 1000u;
+	if (!asked)
+		return own;
+	/* Until the client has answered once it may be a spoofed address: its timeout option
+	 * does not stretch how long the few packets sent to it hold a transfer slot. */
+	return !t->got_ack && asked > own ? own : asked;
 }
 
 /* Arm the retransmit timer; jitter keeps a boot storm from resending in lockstep. */
@@ -245,7 +250,6 @@ static void transfer_free(struct transfer *t)
 	}
 	if (t->file)
 		file_ref_put(t->file);
-	free(t->ascii);
 	if (t->client)
 		t->client->active--;
 	free(t);
@@ -273,22 +277,44 @@ void transfers_stop_all(struct worker *w)
 			transfer_fail(w->xfers[b], TFTP_EUNDEF, "server shutting down", "error");
 }
 
-/* Netascii needs the whole converted text to know block offsets: convert once, bounded. */
-static int make_netascii(struct transfer *t)
+/* Netascii needs the whole converted text to know block offsets. It is converted once per
+ * file_ref (a size probe and its request, a restarted transfer, share it), and all the text
+ * held at once is bounded: past NETASCII_BUDGET a request is refused as busy. */
+static uint64_t ascii_held;
+
+void netascii_release(struct file_ref *f)
+{
+	if (!f->ascii)
+		return;
+	ascii_held -= f->ascii_len ? f->ascii_len : 1;
+	free(f->ascii);
+	f->ascii = NULL;
+}
+
+static const char *make_netascii(struct transfer *t)
 {
 	struct file_ref *f = t->file;
-	uint8_t *raw = NULL;
-	if (f->size > NETASCII_MAX / 2)
-		return -1;
-	raw = malloc(f->size ? f->size : 1);
-	t->ascii = malloc(f->size * 2 + 1);
-	if (!raw || !t->ascii || pread(f->fd, raw, f->size, 0) != (ssize_t)f->size) {
+	if (!f->ascii) {
+		if (f->size > NETASCII_MAX / 2)
+			return "file too large for netascii";
+		if (ascii_held + f->size * 2 + 1 > NETASCII_BUDGET)
+			return "server busy: too much netascii text in memory";
+		uint8_t *raw = malloc(f->size ? f->size : 1), *text = malloc(f->size * 2 + 1);
+		if (!raw || !text || pread(f->fd, raw, f->size, 0) != (ssize_t)f->size) {
+			free(raw);
+			free(text);
+			return "read error";
+		}
+		size_t len = netascii_encode(raw, f->size, text);
 		free(raw);
-		return -1;
+		uint8_t *fit = realloc(text, len ? len : 1);
+		f->ascii = fit ? fit : text;
+		f->ascii_len = len;
+		ascii_held += len ? len : 1;
 	}
-	t->ascii_len = netascii_encode(raw, f->size, t->ascii);
-	free(raw);
-	return 0;
+	t->ascii = f->ascii;
+	t->ascii_len = f->ascii_len;
+	return NULL;
 }
 
 static void transfer_begin(struct transfer *t)
@@ -297,10 +323,13 @@ static void transfer_begin(struct transfer *t)
 		if (t->file->avail < t->file->size) {
 			t->state = XS_LOOKUP;        /* a remote file: convert once it is complete */
 			t->waiting_data = true;
+			/* bounded like any wait for a disk: a stalled mounter is found out */
+			timer_set(t->w, t, t->w->now_ms + t->w->cfg.remote_deadline_ms);
 			return;
 		}
-		if (make_netascii(t) < 0) {
-			transfer_fail(t, TFTP_ENOSPACE, "file too large for netascii", "refused");
+		const char *why = make_netascii(t);
+		if (why) {
+			transfer_fail(t, strstr(why, "large") ? TFTP_ENOSPACE : TFTP_EUNDEF, why, "refused");
 			return;
 		}
 	}
@@ -324,6 +353,8 @@ void transfer_data_available(struct transfer *t)
 	if (t->state == XS_LOOKUP) {
 		if (t->file && (t->mode != TFTP_MODE_NETASCII || t->file->avail >= t->file->size))
 			transfer_begin(t);
+		else if (t->file)    /* netascii waits for the whole file: progress, keep waiting */
+			timer_set(t->w, t, t->w->now_ms + t->w->cfg.remote_deadline_ms);
 		return;
 	}
 	if (t->state == XS_SENDING && t->waiting_data) {

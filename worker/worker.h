@@ -19,6 +19,7 @@
 #define PRE_ACK_RESENDS 2        /* retransmissions before a client's first ACK (anti-reflection) */
 #define RTO_BACKOFF_MAX 3        /* the timeout doubles at most this many times */
 #define NETASCII_MAX    (8u << 20)   /* a netascii transfer is converted in memory: bounded */
+#define NETASCII_BUDGET (64u << 20)  /* and all converted text held at once, too */
 
 struct worker;
 struct transfer;
@@ -48,6 +49,8 @@ struct file_ref {
 	bool opened;              /* remote: WM_OPENED seen */
 	bool failed;              /* remote: the mounter went away or reported an error */
 	struct file_ref *mnext;   /* the mounter's list of its files */
+	uint8_t *ascii;           /* netascii text, converted once for every transfer of it */
+	uint64_t ascii_len;
 	char name[TFTP_NAME_MAX + 1];
 };
 
@@ -90,7 +93,7 @@ struct transfer {
 	size_t oack_len;
 	int lookup_step;                   /* next enum origin to try */
 	struct file_ref *file;
-	uint8_t *ascii;                    /* netascii: converted content */
+	const uint8_t *ascii;              /* netascii: the file_ref's converted text */
 	uint64_t ascii_len;
 	uint64_t nblocks;                  /* blocks in the file: size / blksize + 1 */
 	uint64_t base;                     /* first unacknowledged block (absolute) */
@@ -143,6 +146,10 @@ struct worker {
 	uint64_t now_ms;
 	uint64_t next_housekeeping_ms;
 	uint32_t rng;
+	uint32_t hash_key;                 /* keys the client and transfer tables (random) */
+	double refusal_tokens;             /* replies to what starts no transfer: clients.c */
+	uint64_t refusal_refill_ms;
+	uint64_t refusals_dropped;
 	bool stopping;
 };
 
@@ -158,6 +165,7 @@ int  timer_next_wait_ms(struct worker *w, uint64_t now_ms);
 /* clients.c */
 struct client *client_get(struct worker *w, const struct sockaddr_storage *peer);
 bool client_rate_ok(struct worker *w, struct client *c, bool *first_refusal);
+bool refusal_ok(struct worker *w);
 void clients_expire(struct worker *w);
 unsigned client_path_mtu(struct worker *w, struct client *c);
 
@@ -177,13 +185,15 @@ void cache_put(struct worker *w, const struct sockaddr_storage *client, const ch
 	       struct file_ref *f);
 void cache_expire(struct worker *w, bool all);
 void file_ref_put(struct file_ref *f);
+void netascii_release(struct file_ref *f);     /* transfer.c */
 struct file_ref *file_ref_get(struct file_ref *f);
 
 /* remote.c */
 enum lookup_result remote_lookup(struct worker *w, struct transfer *t, struct file_ref **out,
 				 uint16_t *errcode, const char **why);
-void remote_on_mounter_fd(struct worker *w, const char *addr, int fd);
+void remote_on_mounter_fd(struct worker *w, const char *addr, uint32_t serial, int fd);
 void remote_on_mounter_none(struct worker *w, const char *addr);
+void remote_on_mounter_lost(struct worker *w, const char *addr, uint32_t serial);
 void remote_close_file(struct file_ref *f);
 void remote_stop_all(struct worker *w);
 void remote_stalled(struct worker *w, struct transfer *t);   /* always ends t */
@@ -223,7 +233,7 @@ void record_refusal(struct worker *w, const struct sockaddr_storage *peer, const
 
 /* control.c */
 void control_init(struct worker *w, int fd);
-void control_send_want(struct worker *w, const char *addr);
+void control_send_want(struct worker *w, const char *addr, uint32_t have);
 void control_send_stalled(struct worker *w, const char *addr);
 
 /* sandbox.c */

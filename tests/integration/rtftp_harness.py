@@ -472,6 +472,8 @@ class Server:
         """Where a client of this family sends its RRQ."""
         for l in self.listen:
             host, port = split_listen(l)
+            if host.lower().startswith("::ffff:") and "." in host:
+                host = host[7:]             # an IPv4-mapped listener is that IPv4 address
             if family == socket.AF_INET6:
                 if ":" in host:
                     return ("::1" if host == "::" else host, port)

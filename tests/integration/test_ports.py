@@ -126,5 +126,22 @@ class ReplyFromRequestedAddress(h.ServerTestCase):
         self.assertEqual(p.peer[0], "127.0.0.9")
 
 
+class MappedListenAddress(h.ServerTestCase):
+    """--listen [::ffff:127.0.0.1]:PORT is the IPv4 address 127.0.0.1 (a v6-only socket cannot
+    bind a mapped address: rtftp used to stop with "Invalid argument")."""
+
+    FILES = FILES
+
+    @classmethod
+    def setUpClass(cls):
+        cls.LISTEN = ["[::ffff:127.0.0.1]:%d" % h.free_port()]
+        super().setUpClass()
+
+    def test_served_over_ipv4(self):
+        t = self.client("127.0.0.2").fetch("f1.bin")
+        self.assertBytesEqual(t.data, FILES["default/f1.bin"])
+        self.assertIn("listening on 127.0.0.1:%d" % self.srv.port, self.srv.log())
+
+
 if __name__ == "__main__":
     h.main()

@@ -177,10 +177,52 @@ static void test_sniff(void)
 	/* A short buffer must never read past its end. */
 	if (strcmp(nbdprobe_sniff_fs(b, 1024 + 57, &mnt), "") != 0)
 		printf("FAIL short buffer\n"), failures++;
+	/* An ext magic in a buffer that ends before the feature words (a partition that ends
+	 * there): unrecognised, and no read past the end (exact-size heap buffer: ASan). */
+	uint8_t *tail = malloc(1100);
+	memcpy(tail, b, 1100);
+	if (strcmp(nbdprobe_sniff_fs(tail, 1100, &mnt), "") != 0)
+		printf("FAIL ext magic in a truncated superblock\n"), failures++;
+	free(tail);
 	memset(b, 0, sizeof(b));
 	memcpy(b + 4086, "SWAPSPACE2", 10);
 	if (strcmp(nbdprobe_sniff_fs(b, sizeof(b), &mnt), "swap") != 0 || mnt)
 		printf("FAIL swap\n"), failures++;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The table reader on images in memory: what the probe finds on an NBD disk. */
+static void test_image(void)
+{
+	static uint8_t img[64 * 512];
+	struct nbdprobe_result r;
+	char err[256];
+	memset(img, 0, sizeof(img));
+	img[510] = 0x55, img[511] = 0xaa;
+	uint8_t *e = img + 446;                  /* 1: sectors 8-39, an ext4 superblock */
+	e[4] = 0x83, put32(e + 8, 8), put32(e + 12, 32);
+	e += 16;                                 /* 2: starts past the end of the disk */
+	e[4] = 0x0c, put32(e + 8, 1000), put32(e + 12, 8);
+	img[8 * 512 + 1024 + 56] = 0x53, img[8 * 512 + 1024 + 57] = 0xef, img[8 * 512 + 1024 + 0x60] = 0x40;
+	if (nbdprobe_parse_image(img, sizeof(img), &r, err, sizeof(err)) != 0 || strcmp(r.table, "mbr") ||
+	    r.nparts != 2 || r.parts[0].start != 8 * 512 || strcmp(r.parts[0].fs, "ext4") ||
+	    !r.parts[0].mountable || strcmp(r.parts[1].fs, "(past the end of the disk)") || r.parts[1].mountable)
+		printf("FAIL mbr image: %s nparts=%d fs=%s\n", err, r.nparts, r.parts[0].fs), failures++;
+	/* a protective MBR whose GPT entries lie past the end: refused with a reason */
+	memset(img, 0, sizeof(img));
+	img[510] = 0x55, img[511] = 0xaa, img[446 + 4] = 0xee;
+	memcpy(img + 512, "EFI PART", 8);
+	put32(img + 512 + 72, 5000), put32(img + 512 + 80, 4), put32(img + 512 + 84, 128);
+	err[0] = '\0';
+	if (nbdprobe_parse_image(img, sizeof(img), &r, err, sizeof(err)) == 0 || !strstr(err, "past the end"))
+		printf("FAIL gpt past the end: %s\n", err), failures++;
+	if (nbdprobe_parse_image(img, 100, &r, err, sizeof(err)) != 0 || strcmp(r.table, "none") || r.nparts)
+		printf("FAIL image shorter than a sector\n"), failures++;
 }
 
 static void test_paths(void)
@@ -197,6 +239,7 @@ int main(void)
 	test_bad_fields();
 	test_bad_urls();
 	test_sniff();
+	test_image();
 	test_paths();
 	printf("%s (%d failures)\n", failures ? "FAILED" : "ALL OK", failures);
 	return failures ? 1 : 0;

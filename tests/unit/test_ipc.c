@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -212,6 +213,42 @@ static void test_too_many_fds(void)
 	CHECK_UEQ(open_fds(), before);
 }
 
+/* A descriptor that arrives when the receiver has no free descriptor slot: the message is
+ * whole and reported with EMFILE (the worker goes on), the descriptor is not left behind. */
+static void test_fd_lost(void)
+{
+	uint8_t buf[sizeof(struct ipc_hdr) + 4];
+	struct rlimit old, low;
+	struct ipc_msg m;
+	int rd, wr;
+
+	new_pair();
+	hdr_bytes(buf, 7, 0, 4, 9);
+	memcpy(buf + sizeof(struct ipc_hdr), "abcd", 4);
+	wr = new_pipe(&rd);
+	CHECK_EQ(send_raw(buf, sizeof(buf), &rd, 1, false), (ssize_t)sizeof(buf));
+	close(rd);
+	int lowest = dup(0);            /* the slot the descriptor would take */
+	close(lowest);
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	m.fd = 1234;
+	int r = ipc_recv(sv[1], &m);
+	int e = errno;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	CHECK_EQ(r, -1);
+	CHECK_EQ(e, EMFILE);
+	CHECK_EQ(m.fd, -1);
+	CHECK_EQ(m.hdr.type, 7);
+	CHECK_EQ(m.hdr.id, 9);
+	CHECK_EQ(memcmp(m.payload, "abcd", 4), 0);
+	CHECK(reader_gone(wr));
+	close(wr);
+	close_pair();
+}
+
 static void test_bad_framing(void)
 {
 	struct ipc_msg m;
@@ -417,6 +454,7 @@ int main(void)
 	test_sizes();
 	test_fd_pass();
 	test_too_many_fds();
+	test_fd_lost();
 	test_bad_framing();
 	test_empty_message_with_fd();
 	test_get_exact();

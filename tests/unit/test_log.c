@@ -84,10 +84,33 @@ static void test_tiny(void)
 	CHECK_STR(ESC(3, "ab"), "ab");
 }
 
+static char sunk[4096];
+
+static void sink(enum log_level lvl, const char *line, void *arg)
+{
+	(void)lvl; (void)arg;
+	snprintf(sunk, sizeof(sunk), "%s", line);
+}
+
+/* Whatever reaches the log is one line: a newline or escape sequence in a formatted argument
+ * (a file name from a disk image, a compromised child's line) cannot start a forged entry. */
+static void test_one_line(void)
+{
+	log_set_sink(sink, NULL);
+	log_line(LOG_LVL_WARN, "worker: x\nrtftp: transfer client=10.0.0.9 outcome=ok");
+	CHECK_STR(sunk, "worker: x?rtftp: transfer client=10.0.0.9 outcome=ok");
+	log_warnx("read of %s failed", "/boot/a\r\nb\x1b[2J\x7f");
+	CHECK(strstr(sunk, "read of /boot/a??b?[2J? failed") != NULL);
+	log_info("plain caf\xc3\xa9 \"q\"");
+	CHECK(strstr(sunk, "plain caf\xc3\xa9 \"q\"") != NULL);   /* only control bytes change */
+	log_set_sink(NULL, NULL);
+}
+
 int main(void)
 {
 	test_escapes();
 	test_truncation();
 	test_tiny();
+	test_one_line();
 	return check_done("test_log");
 }

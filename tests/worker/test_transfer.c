@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "log.h"
 #include "worker.h"
 
@@ -42,25 +43,14 @@ static void write_file(const char *dir, const char *name, size_t size, unsigned 
 
 static void setup(const char *root)
 {
-	memset(&W, 0, sizeof(W));
-	W.cfg = (struct worker_config){ .timeout_ms = 1000, .retries = 3, .max_windowsize = 64,
+	struct worker_config cfg = { .timeout_ms = 1000, .retries = 3, .max_windowsize = 64,
 		.max_transfers = 100, .max_per_client = 100, .rrq_rate = 1000,
 		.probe_cache_ms = 0, .remote_deadline_ms = 5000 };
-	W.rng = 12345;
-	W.now_ms = 1000000;
-	W.next_housekeeping_ms = UINT64_MAX;
-	evloop_init(&W.loop);
-	W.rootfd = open(root, O_PATH | O_DIRECTORY);
-	int lfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	bind(lfd, (struct sockaddr *)&a, sizeof(a));
-	listener_add(&W, lfd);
-	client_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	bind(client_fd, (struct sockaddr *)&a, sizeof(a));
-	socklen_t len = sizeof(client_addr);
-	getsockname(client_fd, (struct sockaddr *)&client_addr, &len);
-	memset(&server_local, 0, sizeof(server_local));
-	memcpy(&server_local, &a, sizeof(a));
+	struct wclient c;
+	harness_init(&W, root, &cfg, &server_local);
+	harness_client(&c, INADDR_LOOPBACK);
+	client_fd = c.fd;
+	client_addr = c.addr;
 	log_set_sink(capture_log, NULL);
 }
 
@@ -115,10 +105,7 @@ static void ack(uint16_t block)
 
 static void advance(uint64_t ms)
 {
-	W.now_ms += ms;
-	struct transfer *t;
-	while ((t = timer_expired(&W, W.now_ms)) != NULL)
-		transfer_on_timer(t);
+	harness_advance(&W, ms);
 }
 
 /* When set, DATA payloads are checked against write_file's pattern for this seed. */
@@ -216,6 +203,133 @@ static void test_pre_ack_resends_are_bounded(void)
 	CHECK(cur() == NULL);
 	CHECK(resent == PRE_ACK_RESENDS);
 	CHECK(strstr(last_log, "outcome=timeout") != NULL);
+}
+
+/* A client's timeout option does not stretch an unanswered transfer: until its first ACK the
+ * server's own --timeout paces the few packets (the OACK still echoes what was asked, as
+ * U-Boot requires); after it, the asked timeout is honoured. */
+static void test_timeout_option_before_and_after_ack(void)
+{
+	const char *opts[] = { "timeout", "255", NULL };
+	uint8_t buf[128];
+	rrq("three", opts);
+	int n = recv_pkt(buf, sizeof(buf));
+	CHECK(n > 0 && buf[1] == TFTP_OACK && memmem(buf, (size_t)n, "timeout\0" "255\0", 12) != NULL);
+	for (int i = 0; i < 10 && cur(); i++)
+		advance(1000);
+	CHECK(cur() == NULL);                    /* gone within 10 s, not 30 minutes */
+	drain();
+	const char *three[] = { "timeout", "3", NULL };
+	rrq("three", three);
+	CHECK(drain() == 1);                     /* OACK */
+	ack(0);
+	CHECK(drain() == 1);                     /* DATA 1 */
+	advance(2900);
+	CHECK(drain() == 0);                     /* 3 s asked: not yet */
+	advance(900);
+	CHECK(drain() == 1);                     /* resent within 3 s + jitter */
+	transfers_stop_all(&W);
+	drain();
+}
+
+static struct sockaddr_storage peer_port(uint16_t port)
+{
+	struct sockaddr_storage p = client_addr;
+	((struct sockaddr_in *)&p)->sin_port = htons(port);
+	return p;
+}
+
+/* Netascii text is converted once per opened file and all of it held at once is bounded:
+ * past the budget a request is refused as busy, and the memory comes back when transfers end. */
+static void test_netascii_budget(void)
+{
+	struct sockaddr_storage peers[40];
+	int started = 0, refused_at = -1;
+	for (int i = 0; i < 40; i++) {
+		uint8_t pkt[64];
+		size_t n = 2;
+		pkt[0] = 0; pkt[1] = TFTP_RRQ;
+		n += (size_t)sprintf((char *)pkt + n, "text4m") + 1;
+		n += (size_t)sprintf((char *)pkt + n, "netascii") + 1;
+		peers[i] = peer_port((uint16_t)(40000 + i));
+		transfer_start(&W, &W.listeners[0], &peers[i], &server_local, 0, pkt, n);
+		if (transfer_find(&W, &peers[i]))
+			started++;
+		else if (refused_at < 0)
+			refused_at = i;
+	}
+	CHECK(refused_at >= 12 && refused_at <= 16);     /* 4 MiB each, 64 MiB in all */
+	CHECK(started == refused_at);
+	CHECK(strstr(last_log, "server busy") != NULL);
+	transfers_stop_all(&W);
+	transfer_start(&W, &W.listeners[0], &peers[0], &server_local, 0,
+		       (const uint8_t *)"\0\1text4m\0netascii\0", 18);
+	CHECK(transfer_find(&W, &peers[0]) != NULL);     /* released when they ended */
+	transfers_stop_all(&W);
+	/* With the lookup cache, the same file for the same client is converted once. */
+	W.cfg.probe_cache_ms = 5000;
+	started = 0;
+	for (int i = 0; i < 40; i++) {
+		transfer_start(&W, &W.listeners[0], &peers[i], &server_local, 0,
+			       (const uint8_t *)"\0\1text4m\0netascii\0", 18);
+		started += transfer_find(&W, &peers[i]) != NULL;
+	}
+	CHECK(started == 40);
+	transfers_stop_all(&W);
+	W.cfg.probe_cache_ms = 0;
+	drain();
+}
+
+/* Replies to requests that start no transfer are bounded for the whole server: a burst of
+ * 200, then 100 a second, however many arrive (a spoofed flood is not reflected). */
+static void test_refusals_bounded(void)
+{
+	const uint8_t bad_mode[] = "\0\1three\0mail";
+	advance(5000);                           /* a full bucket */
+	for (int i = 0; i < 300; i++)
+		transfer_start(&W, &W.listeners[0], &client_addr, &server_local, 0, bad_mode,
+			       sizeof(bad_mode));
+	CHECK(drain() == 200);
+	advance(1000);
+	for (int i = 0; i < 300; i++)
+		transfer_start(&W, &W.listeners[0], &client_addr, &server_local, 0, bad_mode,
+			       sizeof(bad_mode));
+	CHECK(drain() == 100);
+	advance(5000);
+	transfer_start(&W, &W.listeners[0], &client_addr, &server_local, 0, bad_mode, sizeof(bad_mode));
+	CHECK(drain() == 1);
+	CHECK(strstr(last_log, "refusals were neither answered nor logged") != NULL ||
+	      strstr(last_log, "unsupported mode") != NULL);
+}
+
+/* A table full of addresses that asked once and went (a flood from an IPv6 /64) does not
+ * shut out a new client: an idle entry makes room. */
+static void test_client_table_full(void)
+{
+	const uint8_t req[] = "\0\1missing\0octet";
+	struct sockaddr_storage p;
+	W.cfg.rrq_rate = 1000000;
+	for (unsigned i = 0; i < 65536; i++) {
+		memset(&p, 0, sizeof(p));
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&p;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(9);
+		s4->sin_addr.s_addr = htonl(0x7f640000u + i);      /* 127.100.0.0/16 */
+		transfer_start(&W, &W.listeners[0], &p, &server_local, 0, req, sizeof(req));
+	}
+	CHECK(W.nclients >= 65536);
+	struct wclient c3;                       /* a client never seen before */
+	harness_client(&c3, 0x7f000003);
+	const uint8_t three[] = "\0\1three\0octet";
+	transfer_start(&W, &W.listeners[0], &c3.addr, &server_local, 0, three, sizeof(three));
+	CHECK(transfer_find(&W, &c3.addr) != NULL);    /* served: an idle entry made room */
+	uint8_t buf[600];
+	struct pollfd pf = { .fd = c3.fd, .events = POLLIN };
+	CHECK(poll(&pf, 1, 1000) == 1 && recv(c3.fd, buf, sizeof(buf), 0) == 516 && buf[1] == TFTP_DATA);
+	CHECK(W.nclients <= 65536);
+	close(c3.fd);
+	transfers_stop_all(&W);
+	W.cfg.rrq_rate = 1000;
 }
 
 static void test_retries_after_ack(void)
@@ -392,22 +506,27 @@ int main(void)
 	write_file(dir, "exact", 1024, 2);
 	write_file(dir, "ten", 5120, 3);
 	write_file(dir, "roll", 8 * 65537, 4);
+	char text[700];
+	snprintf(text, sizeof(text), "%s/text4m", dir);
+	FILE *tf = fopen(text, "w");
+	for (int i = 0; i < (4 << 20) / 64; i++)
+		fputs("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde ", tf);
+	fclose(tf);
 	setup(root);
 	test_plain_and_sorcerer();
 	test_exact_multiple_ends_empty();
 	test_window_go_back();
 	test_pre_ack_resends_are_bounded();
 	test_retries_after_ack();
+	test_timeout_option_before_and_after_ack();
+	test_netascii_budget();
+	test_refusals_bounded();
+	test_client_table_full();
 	test_duplicate_rrq_one_transfer();
 	test_rrq_echo_after_first_ack();
 	test_probe_then_error8();
 	test_final_ack_then_port_reuse();
 	test_lookup_cache(root);
 	test_rollover();
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
-		return 1;
-	return failures ? 1 : 0;
+	return harness_finish(root, checks, failures);
 }
