@@ -148,15 +148,9 @@ static uint32_t fnv_addr(uint32_t h, const struct sockaddr_storage *a, bool with
 	return h;
 }
 
-uint32_t addr_hash(const struct sockaddr_storage *a, bool with_port)
-{
-	return fnv_addr(2166136261u, a, with_port);
-}
-
 uint32_t addr_hash_keyed(const struct sockaddr_storage *a, bool with_port, uint32_t key)
 {
-	uint8_t k[4] = { (uint8_t)key, (uint8_t)(key >> 8), (uint8_t)(key >> 16), (uint8_t)(key >> 24) };
-	uint32_t h = fnv_addr(fnv_bytes(2166136261u, k, sizeof(k)), a, with_port);
+	uint32_t h = fnv_addr(key, a, with_port);   /* the key is FNV's starting state */
 	/* murmur3's finaliser: the low bits (the bucket) depend on every bit of the state */
 	h ^= h >> 16;
 	h *= 0x85ebca6bu;

@@ -26,9 +26,9 @@ int addr_parse_listen(const char *s, uint16_t defport, struct sockaddr_storage *
 
 bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b); /* host+port */
 bool addr_host_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
-uint32_t addr_hash(const struct sockaddr_storage *a, bool with_port);
-/* The same, keyed and finished with an avalanche: which addresses share a bucket depends on
- * the key, so a sender who does not know it cannot pile its addresses into one chain. */
+/* FNV-1a over the host bytes (and port) from a secret starting state, finished with an
+ * avalanche: which addresses share a bucket depends on the key, so a sender who does not
+ * know it cannot pile its addresses into one chain. */
 uint32_t addr_hash_keyed(const struct sockaddr_storage *a, bool with_port, uint32_t key);
 
 #endif

@@ -48,6 +48,20 @@ int ipc_send_str(int sock, uint16_t type, uint32_t id, const char *s)
 	return ipc_send(sock, type, id, s, strlen(s) + 1, -1);
 }
 
+int ipc_send_struct_string(int sock, uint16_t type, uint32_t id, const void *head,
+			   size_t headsize, const char *s, int fd)
+{
+	uint8_t buf[IPC_MAX_PAYLOAD];
+	size_t n = strlen(s) + 1;
+	if (headsize + n > sizeof(buf)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memcpy(buf, head, headsize);
+	memcpy(buf + headsize, s, n);
+	return ipc_send(sock, type, id, buf, headsize + n, fd);
+}
+
 static void close_all_fds(struct msghdr *msg)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {

@@ -26,6 +26,9 @@ struct ipc_msg {
 /* 0 on success, -1 with errno (EAGAIN on a full non-blocking socket). */
 int ipc_send(int sock, uint16_t type, uint32_t id, const void *payload, size_t len, int fd);
 int ipc_send_str(int sock, uint16_t type, uint32_t id, const char *s);
+/* A fixed struct followed by a NUL-terminated string: what ipc_get_struct_string reads. */
+int ipc_send_struct_string(int sock, uint16_t type, uint32_t id, const void *head,
+			   size_t headsize, const char *s, int fd);
 
 /* 1 = a message, 0 = peer closed, -1 = error (errno EAGAIN: nothing to read;
  * EPROTO: malformed framing: truncated, wrong length, more than one descriptor;

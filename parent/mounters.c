@@ -150,13 +150,9 @@ static void hand_over(struct mrec *r)
 {
 	struct mounters *m = r->m;
 	struct pw_mounter pm = { .serial = m->serial + 1 ? m->serial + 1 : 1 };
-	uint8_t buf[sizeof(pm) + RTFTP_ADDR_MAX];
-	size_t n = strlen(r->addr) + 1;
 	if (r->wend < 0 || m->worker < 0)
 		return;
-	memcpy(buf, &pm, sizeof(pm));
-	memcpy(buf + sizeof(pm), r->addr, n);
-	if (ipc_send(m->worker, PW_MOUNTER, 0, buf, sizeof(pm) + n, r->wend) < 0) {
+	if (ipc_send_struct_string(m->worker, PW_MOUNTER, 0, &pm, sizeof(pm), r->addr, r->wend) < 0) {
 		log_warn("PW_MOUNTER %s to the worker", r->addr);
 		mounters_stop(r, "cannot hand it to the worker");
 		return;
@@ -169,14 +165,10 @@ static void hand_over(struct mrec *r)
 
 static void send_none(struct mounters *m, const char *addr)
 {
-	uint8_t buf[sizeof(struct pw_refusal) + RTFTP_ADDR_MAX];
 	struct pw_refusal ref = { 0 };
-	size_t n = strlen(addr) + 1;
 	if (m->worker < 0)
 		return;
-	memcpy(buf, &ref, sizeof(ref));
-	memcpy(buf + sizeof(ref), addr, n);
-	if (ipc_send(m->worker, PW_MOUNTER_NONE, 0, buf, sizeof(ref) + n, -1) < 0)
+	if (ipc_send_struct_string(m->worker, PW_MOUNTER_NONE, 0, &ref, sizeof(ref), addr, -1) < 0)
 		log_warn("PW_MOUNTER_NONE to the worker");
 }
 
@@ -259,16 +251,12 @@ static void fill_config(const struct rtftp_options *o, const char *tmpdir, struc
 
 static int send_config(struct mrec *r, int nbdfd)
 {
-	uint8_t buf[sizeof(struct mounter_config) + RTFTP_ADDR_MAX];
 	struct mounter_config cfg;
 	struct proto_hello h = { .version = RTFTP_PROTO_VERSION };
-	size_t n = strlen(r->addr) + 1;
 	fill_config(r->m->opt, r->tmpdir, &cfg);
-	memcpy(buf, &cfg, sizeof(cfg));
-	memcpy(buf + sizeof(cfg), r->addr, n);
 	/* A fresh socketpair has room for both: these never block. */
 	if (ipc_send(r->chan, PM_HELLO, 0, &h, sizeof(h), -1) < 0 ||
-	    ipc_send(r->chan, PM_CONFIG, 0, buf, sizeof(cfg) + n, nbdfd) < 0)
+	    ipc_send_struct_string(r->chan, PM_CONFIG, 0, &cfg, sizeof(cfg), r->addr, nbdfd) < 0)
 		return -1;
 	return 0;
 }

@@ -62,33 +62,44 @@ struct client *client_get(struct worker *w, const struct sockaddr_storage *peer)
 		free(c);
 		return NULL;
 	}
-	c->tokens = 2.0 * w->cfg.rrq_rate;
-	c->refill_ms = c->last_seen_ms = w->now_ms;
+	c->last_seen_ms = w->now_ms;
 	c->next = w->clients[b];
 	w->clients[b] = c;
 	w->nclients++;
 	return c;
 }
 
-/* Token bucket: rrq_rate per second, bursts of twice that. The first refusal of an episode
- * is reported (one error, one log line); the rest are dropped silently, so a flood of
- * spoofed requests is not answered with a flood. */
+/* Takes one token, or returns false when over the rate. A take that finds the bucket calm
+ * again ends the episode of refusals: *ended gets its count (0 when there was none). */
+static bool bucket_take(struct token_bucket *b, unsigned rate, uint64_t now_ms, uint64_t *ended)
+{
+	double cap = 2.0 * rate;
+	b->tokens = b->refill_ms ? b->tokens + (double)(now_ms - b->refill_ms) * rate / 1000.0 : cap;
+	b->refill_ms = now_ms;
+	if (b->tokens > cap)
+		b->tokens = cap;
+	*ended = 0;
+	if (b->tokens < 1.0) {
+		b->refused++;
+		return false;
+	}
+	b->tokens -= 1.0;
+	if (b->refused && b->tokens >= cap / 2) {
+		*ended = b->refused;
+		b->refused = 0;
+	}
+	return true;
+}
+
+/* --rrq-rate per client. The first refusal of an episode is reported (one error, one log
+ * line); the rest are dropped silently, so a flood of spoofed requests is not answered with
+ * a flood. */
 bool client_rate_ok(struct worker *w, struct client *c, bool *first_refusal)
 {
-	double cap = 2.0 * w->cfg.rrq_rate;
-	c->tokens += (double)(w->now_ms - c->refill_ms) * w->cfg.rrq_rate / 1000.0;
-	c->refill_ms = w->now_ms;
-	if (c->tokens > cap)
-		c->tokens = cap;
-	if (c->tokens >= 1.0) {
-		c->tokens -= 1.0;
-		if (c->limited_since_ms && c->tokens >= cap / 2)
-			c->limited_since_ms = 0;    /* calm again: a later episode is reported anew */
+	uint64_t ended;
+	if (bucket_take(&c->rrqs, w->cfg.rrq_rate, w->now_ms, &ended))
 		return true;
-	}
-	*first_refusal = c->limited_since_ms == 0;
-	if (*first_refusal)
-		c->limited_since_ms = w->now_ms;
+	*first_refusal = c->rrqs.refused == 1;
 	return false;
 }
 
@@ -97,21 +108,14 @@ bool client_rate_ok(struct worker *w, struct client *c, bool *first_refusal)
  * that, so a flood of spoofed garbage is neither reflected nor logged at line rate. */
 bool refusal_ok(struct worker *w)
 {
-	double cap = 2.0 * REFUSALS_PER_S;
-	w->refusal_tokens += (double)(w->now_ms - w->refusal_refill_ms) * REFUSALS_PER_S / 1000.0;
-	w->refusal_refill_ms = w->now_ms;
-	if (w->refusal_tokens > cap)
-		w->refusal_tokens = cap;
-	if (w->refusal_tokens >= 1.0) {
-		w->refusal_tokens -= 1.0;
-		if (w->refusals_dropped && w->refusal_tokens >= cap / 2) {
+	uint64_t ended;
+	if (bucket_take(&w->refusals, REFUSALS_PER_S, w->now_ms, &ended)) {
+		if (ended)
 			log_warnx("%llu refusals were neither answered nor logged (more than %u a second)",
-				  (unsigned long long)w->refusals_dropped, REFUSALS_PER_S);
-			w->refusals_dropped = 0;
-		}
+				  (unsigned long long)ended, REFUSALS_PER_S);
 		return true;
 	}
-	if (w->refusals_dropped++ == 0)
+	if (w->refusals.refused == 1)
 		log_warnx("more than %u refusals a second: the rest are neither answered nor logged "
 			  "until it calms down", REFUSALS_PER_S);
 	return false;

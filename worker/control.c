@@ -103,11 +103,7 @@ void control_init(struct worker *w, int fd)
 void control_send_want(struct worker *w, const char *addr, uint32_t have)
 {
 	struct pw_mounter pm = { .serial = have };
-	uint8_t buf[sizeof(pm) + RTFTP_ADDR_MAX];
-	size_t n = strlen(addr) + 1;
-	memcpy(buf, &pm, sizeof(pm));
-	memcpy(buf + sizeof(pm), addr, n);
-	if (ipc_send(w->ctl, PW_MOUNTER_WANT, 0, buf, sizeof(pm) + n, -1) < 0)
+	if (ipc_send_struct_string(w->ctl, PW_MOUNTER_WANT, 0, &pm, sizeof(pm), addr, -1) < 0)
 		log_warn("asking the parent for a mounter");
 }
 

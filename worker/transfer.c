@@ -286,52 +286,46 @@ void netascii_release(struct file_ref *f)
 {
 	if (!f->ascii)
 		return;
-	ascii_held -= f->ascii_len ? f->ascii_len : 1;
+	ascii_held -= f->ascii_len;
 	free(f->ascii);
 	f->ascii = NULL;
 }
 
-static const char *make_netascii(struct transfer *t)
+/* false with the TFTP error's code and text when the text cannot be had. */
+static bool make_netascii(struct transfer *t, uint16_t *code, const char **why)
 {
 	struct file_ref *f = t->file;
 	if (!f->ascii) {
 		if (f->size > NETASCII_MAX / 2)
-			return "file too large for netascii";
+			return *code = TFTP_ENOSPACE, *why = "file too large for netascii", false;
 		if (ascii_held + f->size * 2 + 1 > NETASCII_BUDGET)
-			return "server busy: too much netascii text in memory";
+			return *code = TFTP_EUNDEF, *why = "server busy: too much netascii text in memory", false;
 		uint8_t *raw = malloc(f->size ? f->size : 1), *text = malloc(f->size * 2 + 1);
 		if (!raw || !text || pread(f->fd, raw, f->size, 0) != (ssize_t)f->size) {
 			free(raw);
 			free(text);
-			return "read error";
+			return *code = TFTP_EUNDEF, *why = "read error", false;
 		}
 		size_t len = netascii_encode(raw, f->size, text);
 		free(raw);
 		uint8_t *fit = realloc(text, len ? len : 1);
 		f->ascii = fit ? fit : text;
 		f->ascii_len = len;
-		ascii_held += len ? len : 1;
+		ascii_held += len;
 	}
 	t->ascii = f->ascii;
 	t->ascii_len = f->ascii_len;
-	return NULL;
+	return true;
 }
 
 static void transfer_begin(struct transfer *t)
 {
-	if (t->mode == TFTP_MODE_NETASCII && !t->ascii) {
-		if (t->file->avail < t->file->size) {
-			t->state = XS_LOOKUP;        /* a remote file: convert once it is complete */
-			t->waiting_data = true;
-			/* bounded like any wait for a disk: a stalled mounter is found out */
-			timer_set(t->w, t, t->w->now_ms + t->w->cfg.remote_deadline_ms);
-			return;
-		}
-		const char *why = make_netascii(t);
-		if (why) {
-			transfer_fail(t, strstr(why, "large") ? TFTP_ENOSPACE : TFTP_EUNDEF, why, "refused");
-			return;
-		}
+	/* (a remote netascii file gets here only once complete: transfer_data_available) */
+	uint16_t code;
+	const char *why;
+	if (t->mode == TFTP_MODE_NETASCII && !t->ascii && !make_netascii(t, &code, &why)) {
+		transfer_fail(t, code, why, "refused");
+		return;
 	}
 	t->waiting_data = false;
 	t->wait_since_ms = 0;

@@ -54,13 +54,19 @@ struct file_ref {
 	char name[TFTP_NAME_MAX + 1];
 };
 
+/* A rate limit: rate a second, bursts of twice that (clients.c). refused counts what it has
+ * turned away since it was last calm (at least half full again). */
+struct token_bucket {
+	double tokens;
+	uint64_t refill_ms;                /* 0: never used, full */
+	uint64_t refused;
+};
+
 struct client {
 	struct sockaddr_storage addr;      /* host only (port 0), unmapped */
 	char text[RTFTP_ADDR_MAX];
 	unsigned active;
-	double tokens;
-	uint64_t refill_ms;
-	uint64_t limited_since_ms;         /* 0: not rate limited */
+	struct token_bucket rrqs;          /* --rrq-rate */
 	uint64_t last_seen_ms;
 	unsigned mtu;                      /* path MTU towards it, 0 = unknown */
 	uint64_t mtu_ms;
@@ -147,9 +153,7 @@ struct worker {
 	uint64_t next_housekeeping_ms;
 	uint32_t rng;
 	uint32_t hash_key;                 /* keys the client and transfer tables (random) */
-	double refusal_tokens;             /* replies to what starts no transfer: clients.c */
-	uint64_t refusal_refill_ms;
-	uint64_t refusals_dropped;
+	struct token_bucket refusals;      /* replies to what starts no transfer: clients.c */
 	bool stopping;
 };
 

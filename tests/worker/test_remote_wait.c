@@ -229,6 +229,47 @@ static int ready_mounter(void)
 	return mp[1];
 }
 
+/* A channel the worker could not receive (no free descriptor) counts as received: the next
+ * request asks the parent to replace it, naming its serial. And a mounter that says HELLO
+ * but never READY is given up after the whole wait, its requests served from default/. */
+static void test_lost_channel_and_silent_mounter(void)
+{
+	remote_on_mounter_lost(&W, "127.0.0.1", 9);
+	CHECK(strcmp(data1(), "hello") == 0);  /* the waiting request, from default/ */
+	struct transfer *t = transfer_find(&W, &client_addr);
+	if (t)
+		transfer_end(t, "ok", NULL);
+	advance(10001);                        /* past the back-off of a failed start */
+	rrq("three");
+	CHECK(wants() == 1);
+	CHECK(last_have == 9);
+	if ((t = transfer_find(&W, &client_addr)) != NULL)
+		transfer_end(t, "ok", NULL);
+	/* The event loop reads the real clock: the channel is set up before the request, so
+	 * that only the test's clock runs while the request waits. */
+	int mp[2];
+	struct proto_hello hello = { .version = RTFTP_PROTO_VERSION };
+	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, mp);
+	remote_on_mounter_fd(&W, "127.0.0.1", 10, mp[0]);
+	CHECK(ipc_send(mp[1], WM_HELLO, 0, &hello, sizeof(hello), -1) == 0);
+	for (int i = 0; i < 3; i++)
+		evloop_run_once(&W.loop, 50);
+	rrq("three");
+	CHECK(wants() == 0);                   /* its mounter is starting: nothing to ask */
+	advance(WAIT_MS - 1000);
+	CHECK(strcmp(data1(), "") == 0);       /* still starting: waited for */
+	advance(1000);
+	CHECK(strcmp(data1(), "hello") == 0);  /* given up: default/ */
+	uint8_t b[64];
+	ssize_t n;
+	while ((n = recv(mp[1], b, sizeof(b), MSG_DONTWAIT)) > 0)
+		;
+	CHECK(n == 0);                         /* the channel ended by the worker */
+	close(mp[1]);
+	if ((t = transfer_find(&W, &client_addr)) != NULL)
+		transfer_end(t, "ok", NULL);
+}
+
 /* What a mounter sends for an open: a memfd holding "hello" (sealed against shrinking and
  * growing, as rtftp-mounter seals it, or not) and how much of it is final. */
 static void send_file(int ch, uint32_t id, bool sealed, uint64_t available)
@@ -312,6 +353,7 @@ int main(void)
 	setup(root);
 	test_unanswered_want();
 	test_descriptor_before_hello();
+	test_lost_channel_and_silent_mounter();
 	answer_open(false, "ERROR");
 	answer_open(true, "hello");
 	test_netascii_stall();
