@@ -101,14 +101,6 @@ struct mrec *mounters_find_live(struct mounters *m, const char *addr)
 	return NULL;
 }
 
-static int count_live(const struct mounters *m)
-{
-	int n = 0;
-	for (const struct mrec *r = m->list; r; r = r->next)
-		n += r->state != M_STOPPING;
-	return n;
-}
-
 static void close_chan(struct mrec *r)
 {
 	if (r->chan >= 0) {
@@ -340,31 +332,6 @@ static void rec_free(struct mounters *m, struct mrec *r)
 	free(r);
 }
 
-static struct mrec *evict_candidate(struct mounters *m)
-{
-	struct mrec *lru = NULL;
-	for (struct mrec *r = m->list; r; r = r->next)
-		if (r->state == M_READY && !r->busy && (!lru || r->last_used_ms < lru->last_used_ms))
-			lru = r;
-	return lru;
-}
-
-/* Room under --max-mounters, evicting the least recently used idle one when allowed. */
-static bool make_room(struct mounters *m, const char *addr, bool evict)
-{
-	if ((uint32_t)count_live(m) < m->opt->max_mounters)
-		return true;
-	struct mrec *v = evict ? evict_candidate(m) : NULL;
-	if (!v) {
-		log_warnx("mounter %s: --max-mounters %u reached and none idle", addr, m->opt->max_mounters);
-		return false;
-	}
-	char why[RTFTP_ADDR_MAX + 32];
-	snprintf(why, sizeof(why), "evicted for %s", addr);
-	mounters_stop(v, why);
-	return true;
-}
-
 static int start_rec(struct mrec *r, int nbdfd)
 {
 	int p[2] = { -1, -1 }, w[2] = { -1, -1 }, rc = -1;
@@ -389,15 +356,20 @@ static int start_rec(struct mrec *r, int nbdfd)
 	return rc;
 }
 
-struct mrec *mounters_spawn(struct mounters *m, const char *addr, bool evict)
+/* SPAWN_WAITING: *why says what it waits for; the caller queues it. */
+static enum spawn spawn_now(struct mounters *m, const char *addr, bool evict, const char **why)
 {
 	char *conf = NULL;
 	size_t conflen = 0;
 	int nbdfd = mounters_open_nbd(m, addr, &conf, &conflen);
 	if (nbdfd < 0)
-		return NULL;
+		return SPAWN_REFUSED;
+	enum spawn res = SPAWN_REFUSED;
+	enum admit a = mounters_admit(m, addr, evict, why);
 	struct mrec *r = NULL;
-	if (make_room(m, addr, evict) && (r = calloc(1, sizeof(*r)))) {
+	if (a == ADMIT_WAIT)
+		res = SPAWN_WAITING;
+	else if (a == ADMIT_NOW && (r = calloc(1, sizeof(*r)))) {
 		snprintf(r->addr, sizeof(r->addr), "%s", addr);
 		r->m = m;
 		r->chan = r->wend = -1;
@@ -413,16 +385,49 @@ struct mrec *mounters_spawn(struct mounters *m, const char *addr, bool evict)
 				kill_now(r, "start failed");
 			else
 				rec_free(m, r);
-			r = NULL;
 		} else {
 			log_info("mounter %s started (pid %d)", addr, (int)r->pid);
+			mounters_admitted(m);
 			hand_over(r);
 			mounters_tick_arm(m);
+			res = SPAWN_STARTED;
 		}
 	}
 	free(conf);
 	close(nbdfd);
-	return r;
+	return res;
+}
+
+enum spawn mounters_spawn(struct mounters *m, const char *addr, bool evict)
+{
+	const char *why = "";
+	for (struct waiting *w = m->waiting; w; w = w->next)
+		if (strcmp(w->addr, addr) == 0) {
+			w->evict |= evict;
+			return SPAWN_WAITING;      /* its turn comes: no second start, no new log */
+		}
+	enum spawn res = spawn_now(m, addr, evict, &why);
+	if (res == SPAWN_WAITING && waiting_add(m, addr, evict))
+		log_info("mounter %s: start waits: %s", addr, why);
+	return res;
+}
+
+/* Retry the starts that wait for room, oldest first; a start the worker asked for and that
+ * cannot happen after all is answered with PW_MOUNTER_NONE. */
+static void run_waiting(struct mounters *m)
+{
+	struct waiting *w = waiting_take_all(m), *next;
+	const char *why = "";
+	for (; w; w = next) {
+		next = w->next;
+		enum spawn res = mounters_find_live(m, w->addr) ? SPAWN_STARTED :
+				 spawn_now(m, w->addr, w->evict, &why);
+		if (res == SPAWN_WAITING)
+			waiting_add(m, w->addr, w->evict);
+		else if (res == SPAWN_REFUSED && w->evict)
+			send_none(m, w->addr);
+		free(w);
+	}
 }
 
 static void on_tick(struct ev_handler *h, uint32_t events)
@@ -441,13 +446,14 @@ static void on_tick(struct ev_handler *h, uint32_t events)
 			kill_now(r, "still running after SIGTERM");
 	}
 	pending_run_due(m);
+	run_waiting(m);
 	mounters_tick_arm(m);
 }
 
 /* The tick runs only while something waits on time: starts, stops, debounces. */
 void mounters_tick_arm(struct mounters *m)
 {
-	bool need = pending_any(m);
+	bool need = pending_any(m) || waiting_any(m);
 	for (struct mrec *r = m->list; r && !need; r = r->next)
 		need = r->state == M_STARTING || (r->state == M_STOPPING && r->kill_at_ms != INT64_MAX);
 	if (need == m->tick_on)
@@ -518,10 +524,11 @@ void mounters_want(struct mounters *m, const char *addr, uint32_t have)
 		log_debug("mounter %s: request crossed its hand-over; nothing to do", addr);
 		return;
 	}
-	/* The worker has this mounter's channel and still asks: the old one is of no use to it. */
+	/* The worker has this mounter's channel and still asks: the old one is of no use to it.
+	 * Its replacement waits until it has exited (mounters_admit.c). */
 	if (r)
 		mounters_stop(r, "the worker asked for a new one");
-	if (!mounters_spawn(m, addr, true))
+	if (mounters_spawn(m, addr, true) == SPAWN_REFUSED)
 		send_none(m, addr);
 }
 
@@ -563,6 +570,7 @@ bool mounters_child_exited(struct mounters *m, pid_t pid, int status)
 			drain_chan(r);
 			log_exit(r, status);
 			rec_free(m, r);
+			run_waiting(m);            /* the room it held may be what a start waits for */
 			mounters_tick_arm(m);
 			return true;
 		}
@@ -587,6 +595,11 @@ static bool reap_some(struct mounters *m)
 void mounters_stop_all(struct mounters *m)
 {
 	int64_t t0 = mounters_now_ms();
+	/* Nothing starts any more: a reaped mounter must not make room for a waiting start. */
+	for (struct waiting *w = waiting_take_all(m), *next; w; w = next) {
+		next = w->next;
+		free(w);
+	}
 	for (struct mrec *r = m->list; r; r = r->next)
 		if (r->pid > 0)
 			kill(r->pid, SIGTERM);

@@ -19,6 +19,7 @@
 #define MOUNTERS_TERM_GRACE_MS 3000     /* SIGTERM, then SIGKILL this much later */
 #define DEBOUNCE_QUIET_MS      1000     /* act this long after the last change ... */
 #define DEBOUNCE_MAX_MS        5000     /* ... but no later than this after the first */
+#define MOUNTERS_START_INTERVAL_MS 1000 /* starts: a burst of --max-mounters, then one a second */
 
 enum mstate { M_STARTING, M_READY, M_FAILED, M_STOPPING };
 
@@ -48,6 +49,13 @@ struct pending {
 	int64_t first_ms, due_ms;
 };
 
+/* A start that has to wait for room (mounters_admit.c); evict: it came from the worker. */
+struct waiting {
+	struct waiting *next;
+	char addr[RTFTP_ADDR_MAX];
+	bool evict;
+};
+
 struct mounters {
 	struct evloop *loop;
 	const struct rtftp_options *opt;
@@ -63,6 +71,8 @@ struct mounters {
 	int ino_fd;
 	struct ev_handler ino_ev;
 	struct pending *pending;
+	struct waiting *waiting;    /* starts waiting for room, oldest first */
+	int64_t start_tat_ms;       /* the start rate limit's clock */
 };
 
 int64_t mounters_now_ms(void);
@@ -71,9 +81,21 @@ bool mounters_addr_ok(const char *addr);
  * Returns an O_RDONLY fd or -1; *buf gets a malloc'd copy when buf is not NULL. */
 int mounters_open_nbd(struct mounters *m, const char *addr, char **buf, size_t *len);
 struct mrec *mounters_find_live(struct mounters *m, const char *addr);
-struct mrec *mounters_spawn(struct mounters *m, const char *addr, bool evict);
+/* Start a mounter for addr: now, or later when there is room (SPAWN_WAITING), or not at all
+ * (no .nbd file, --max-mounters reached with none idle, fork failed). evict: the worker asked,
+ * so the least recently used idle mounter may make room. */
+enum spawn { SPAWN_STARTED, SPAWN_WAITING, SPAWN_REFUSED };
+enum spawn mounters_spawn(struct mounters *m, const char *addr, bool evict);
 void mounters_stop(struct mrec *r, const char *why);
 void mounters_tick_arm(struct mounters *m);
+
+/* mounters_admit.c: --max-mounters (stopping ones count), one per address, the start rate */
+enum admit { ADMIT_NOW, ADMIT_WAIT, ADMIT_NO };
+enum admit mounters_admit(struct mounters *m, const char *addr, bool evict, const char **why);
+void mounters_admitted(struct mounters *m);       /* a start went ahead: charge the rate */
+bool waiting_add(struct mounters *m, const char *addr, bool evict);   /* true if new */
+bool waiting_any(const struct mounters *m);
+struct waiting *waiting_take_all(struct mounters *m);
 
 /* mounters_watch.c: proactive starts (inotify) */
 int inotify_setup(struct mounters *m);

@@ -1,9 +1,16 @@
-/* The parent's answer to the worker's request for a mounter (parent/mounters.c): a request
- * that names the channel the worker already has replaces the mounter; one that crossed a
- * newer hand-over on the way (it names an older channel, or none) is not a reason to stop the
- * mounter just handed over and launch another. The mounter is a stand-in that only holds its
- * channels open; the worker is a socketpair end. */
+/* The parent's supervision of mounters (parent/mounters.c, mounters_admit.c), driven
+ * directly: the worker is a socketpair end, the mounters a stand-in program (fake_mounter.c)
+ * whose behaviour the environment chooses, and this program plays the parent's event loop and
+ * SIGCHLD reaping.
+ *   - a request that names the channel the worker already has replaces the mounter; one that
+ *     crossed a newer hand-over on the way (it names an older channel, or none) does not stop
+ *     the mounter just handed over;
+ *   - --max-mounters holds even while mounters are being stopped: a worker that asks for
+ *     replacement after replacement, or an eviction, never has more than N mounter processes
+ *     running; a replacement starts only once its predecessor is reaped;
+ *   - starts are rate limited overall. */
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,72 +29,244 @@ static int failures, checks;
 	fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } } while (0)
 
 #define ADDR "127.0.0.9"
+#define ADDR_B "127.0.0.10"
+#define MAX_BENCHES 8
 
-/* The serial of the PW_MOUNTER the worker end holds, 0 when none came. */
-static uint32_t handed_over(int worker_end)
+/* One parent's worth of state. The mounters tables are held for the test's whole life, as
+ * the parent holds its own (LeakSanitizer). */
+struct bench {
+	struct mounters *m;
+	struct evloop loop;
+	struct rtftp_options opt;
+	int ws[2];                  /* ws[0]: the parent's end of the worker channel */
+	char root[64];
+	pid_t seen[256];            /* every mounter pid the parent started */
+	int nseen;
+};
+static struct bench benches[MAX_BENCHES];
+static int nbenches;
+static const char *fake_mounter;
+
+static void write_nbd(const char *root, const char *addr)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s.nbd", root, addr);
+	FILE *f = fopen(path, "w");
+	fputs("{\"url\":\"nbd+unix:///?socket=/nonexistent\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/\"}]}\n", f);
+	fclose(f);
+}
+
+/* A parent with ROOT holding ADDR.nbd (and ADDR_B.nbd), --max-mounters max, no inotify. */
+static struct bench *bench_new(const char *max, const char *mounter_env)
+{
+	struct bench *b = &benches[nbenches++];
+	char *args[] = { "rtftp", "--no-proactive", "--max-mounters", (char *)max, "--state-dir",
+			 b->root, b->root, NULL };
+	snprintf(b->root, sizeof(b->root), "/tmp/rtftp-mwant-XXXXXX");
+	if (!mkdtemp(b->root))
+		exit(2);
+	write_nbd(b->root, ADDR);
+	write_nbd(b->root, ADDR_B);
+	unsetenv("FAKE_MOUNTER_IGNORE_TERM");
+	unsetenv("FAKE_MOUNTER_READY");
+	if (mounter_env)
+		putenv((char *)mounter_env);
+	optind = 0;                                 /* getopt again from the start */
+	options_parse(7, args, &b->opt);
+	/* Above the descriptors a child gets its channels on, as helpers_open() places it. */
+	static struct helper exe = { .fd = -1 };
+	if (exe.fd < 0) {
+		exe.fd = fcntl(open(fake_mounter, O_PATH | O_CLOEXEC), F_DUPFD_CLOEXEC, 16);
+		snprintf(exe.path, sizeof(exe.path), "%s", fake_mounter);
+	}
+	evloop_init(&b->loop);
+	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, b->ws);
+	b->m = mounters_new(&b->loop, &b->opt, open(b->root, O_PATH | O_DIRECTORY), &exe);
+	mounters_set_worker(b->m, b->ws[0]);
+	return b;
+}
+
+static void note_pids(struct bench *b)
+{
+	for (struct mrec *r = b->m->list; r; r = r->next) {
+		bool known = false;
+		for (int i = 0; i < b->nseen; i++)
+			known |= b->seen[i] == r->pid;
+		if (!known && r->pid > 0 && b->nseen < 256)
+			b->seen[b->nseen++] = r->pid;
+	}
+}
+
+/* Mounter processes of this bench that exist now (reaped ones do not). */
+static int running(struct bench *b)
+{
+	int n = 0;
+	note_pids(b);
+	for (int i = 0; i < b->nseen; i++)
+		n += kill(b->seen[i], 0) == 0;
+	return n;
+}
+
+/* The parent's loop for ms: timers, channels, and SIGCHLD's reaping. Returns the largest
+ * number of mounter processes seen running at once. */
+static int pump(struct bench *b, int ms)
+{
+	int64_t until = mounters_now_ms() + ms;
+	int most = running(b);
+	do {
+		int st;
+		pid_t pid;
+		evloop_run_once(&b->loop, 5);
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			mounters_child_exited(b->m, pid, st);
+		int now = running(b);
+		most = now > most ? now : most;
+	} while (mounters_now_ms() < until);
+	return most;
+}
+
+/* The serial of the PW_MOUNTER the worker end holds for addr, 0 when none came. */
+static uint32_t handed_over_for(struct bench *b, const char *want_addr)
 {
 	struct ipc_msg m;
 	struct pw_mounter pm;
 	char addr[RTFTP_ADDR_MAX];
-	if (ipc_recv(worker_end, &m) != 1)
+	if (ipc_recv(b->ws[1], &m) != 1)
 		return 0;
 	bool ok = m.hdr.type == PW_MOUNTER && m.fd >= 0 &&
 		  ipc_get_struct_string(&m, &pm, sizeof(pm), addr, sizeof(addr)) == 0 &&
-		  strcmp(addr, ADDR) == 0;
+		  strcmp(addr, want_addr) == 0;
 	ipc_msg_drop_fd(&m);
 	return ok ? pm.serial : 0;
 }
 
-/* Held for the test's whole life, as the parent holds it for its own. */
-static struct mounters *m;
-
-static pid_t live_pid(void)
+static uint32_t handed_over(struct bench *b)
 {
-	struct mrec *r = mounters_find_live(m, ADDR);
+	return handed_over_for(b, ADDR);
+}
+
+static pid_t live_pid(struct bench *b, const char *addr)
+{
+	struct mrec *r = mounters_find_live(b->m, addr);
 	return r ? r->pid : -1;
+}
+
+static void bench_end(struct bench *b)
+{
+	char cmd[128];
+	mounters_stop_all(b->m);
+	for (int i = 0; i < 300 && waitpid(-1, NULL, WNOHANG) >= 0; i++)
+		usleep(10000);                     /* reap the stand-ins (bounded: 3 s) */
+	close(b->ws[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->root);
+	if (system(cmd) != 0)
+		failures++;
+}
+
+static void test_serials(void)
+{
+	struct bench *b = bench_new("4", NULL);
+	mounters_want(b->m, ADDR, 0);              /* the worker has none: start one */
+	uint32_t first = handed_over(b);
+	pid_t pid = live_pid(b, ADDR);
+	CHECK(first != 0 && pid > 0);
+	mounters_want(b->m, ADDR, 0);              /* sent before it read that hand-over */
+	CHECK(handed_over(b) == 0);
+	CHECK(live_pid(b, ADDR) == pid && kill(pid, 0) == 0);
+	mounters_want(b->m, ADDR, first);          /* it has that channel and still asks */
+	CHECK(handed_over(b) == 0);                /* ... the replacement waits for the old one */
+	pump(b, 1000);
+	uint32_t second = handed_over(b);
+	CHECK(second != 0 && second != first);
+	CHECK(live_pid(b, ADDR) > 0 && live_pid(b, ADDR) != pid);
+	mounters_want(b->m, ADDR, first);          /* crossed the second hand-over */
+	CHECK(handed_over(b) == 0);
+	bench_end(b);
+}
+
+/* A compromised worker asks for a replacement of the mounter it was just given, 100 times,
+ * 20 ms apart, against --max-mounters 1 and a mounter that ignores SIGTERM. */
+static void test_replacement_flood(void)
+{
+	struct bench *b = bench_new("1", "FAKE_MOUNTER_IGNORE_TERM=1");
+	int most = 0;
+	uint32_t have = 0, got;
+	mounters_want(b->m, ADDR, have);
+	have = handed_over(b);
+	CHECK(have != 0);
+	pump(b, 200);                              /* the stand-in has set SIGTERM aside */
+	for (int i = 0; i < 100; i++) {
+		mounters_want(b->m, ADDR, have);
+		int n = pump(b, 20);
+		most = n > most ? n : most;
+		if ((got = handed_over(b)))
+			have = got;
+	}
+	/* The first one gets SIGKILL 3 s after its SIGTERM; only then does the new one start. */
+	for (int i = 0; i < 300 && !(got = handed_over(b)); i++) {
+		int n = pump(b, 20);
+		most = n > most ? n : most;
+	}
+	CHECK(most == 1);
+	CHECK(b->nseen == 2);
+	CHECK(got != 0 && live_pid(b, ADDR) > 0);
+	fprintf(stderr, "replacement flood: %d mounters started, at most %d at once\n", b->nseen, most);
+	bench_end(b);
+}
+
+/* The same with mounters that stop at once: starts are bounded by the rate, a burst of
+ * --max-mounters and then one a second. */
+static void test_start_rate(void)
+{
+	struct bench *b = bench_new("2", NULL);
+	uint32_t have = 0, got;
+	int64_t t0 = mounters_now_ms();
+	while (mounters_now_ms() - t0 < 3000) {
+		mounters_want(b->m, ADDR, have);
+		pump(b, 20);
+		if ((got = handed_over(b)))
+			have = got;
+	}
+	fprintf(stderr, "start rate: %d mounters started in 3 s\n", b->nseen);
+	CHECK(b->nseen >= 3);                      /* it does replace them ... */
+	CHECK(b->nseen <= 2 + 3 + 1);              /* ... at the rate: burst 2, then 1/s */
+	bench_end(b);
+}
+
+/* Eviction: the idle mounter of A makes room for B, and B starts only when A has exited. */
+static void test_eviction_waits(void)
+{
+	struct bench *b = bench_new("1", "FAKE_MOUNTER_IGNORE_TERM=1");
+	putenv("FAKE_MOUNTER_READY=1");
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	struct mrec *a = mounters_find_live(b->m, ADDR);
+	for (int i = 0; i < 100 && a && a->state != M_READY; i++)
+		pump(b, 10);
+	CHECK(a && a->state == M_READY);
+	mounters_want(b->m, ADDR_B, 0);
+	CHECK(mounters_find_live(b->m, ADDR) == NULL);     /* evicted */
+	CHECK(live_pid(b, ADDR_B) < 0);                     /* not yet */
+	int most = 1;
+	uint32_t got = 0;
+	for (int i = 0; i < 300 && !(got = handed_over_for(b, ADDR_B)); i++) {
+		int n = pump(b, 20);
+		most = n > most ? n : most;
+	}
+	CHECK(got != 0 && live_pid(b, ADDR_B) > 0);
+	CHECK(most == 1);
+	bench_end(b);
 }
 
 int main(int argc, char **argv)
 {
-	char root[] = "/tmp/rtftp-mwant-XXXXXX", path[600];
-	if (argc != 2 || !mkdtemp(root))
+	if (argc != 2)
 		return 2;
-	snprintf(path, sizeof(path), "%s/" ADDR ".nbd", root);
-	FILE *f = fopen(path, "w");
-	fputs("{\"url\":\"nbd+unix:///?socket=/nonexistent\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/\"}]}\n", f);
-	fclose(f);
-	char *args[] = { "rtftp", "--no-proactive", "--max-mounters", "4", "--state-dir", root, root, NULL };
-	struct rtftp_options opt;
-	options_parse(7, args, &opt);
-	struct helper exe = { .fd = open(argv[1], O_PATH | O_CLOEXEC) };
-	snprintf(exe.path, sizeof(exe.path), "%s", argv[1]);
-	struct evloop loop;
-	int ws[2];
-	evloop_init(&loop);
-	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ws);
-	m = mounters_new(&loop, &opt, open(root, O_PATH | O_DIRECTORY), &exe);
-	mounters_set_worker(m, ws[0]);
-
-	mounters_want(m, ADDR, 0);                 /* the worker has none: start one */
-	uint32_t first = handed_over(ws[1]);
-	pid_t pid = live_pid();
-	CHECK(first != 0 && pid > 0);
-	mounters_want(m, ADDR, 0);                 /* sent before it read that hand-over */
-	CHECK(handed_over(ws[1]) == 0);
-	CHECK(live_pid() == pid && kill(pid, 0) == 0);
-	mounters_want(m, ADDR, first);             /* it has that channel and still asks */
-	uint32_t second = handed_over(ws[1]);
-	CHECK(second != 0 && second != first);
-	CHECK(live_pid() > 0 && live_pid() != pid);
-	mounters_want(m, ADDR, first);             /* crossed the second hand-over */
-	CHECK(handed_over(ws[1]) == 0);
-
-	mounters_stop_all(m);
-	for (int i = 0; i < 300 && waitpid(-1, NULL, WNOHANG) >= 0; i++)
-		usleep(10000);                     /* reap the stand-ins (bounded: 3 s) */
+	fake_mounter = argv[1];
+	test_serials();
+	test_replacement_flood();
+	test_start_rate();
+	test_eviction_waits();
 	printf("%d passed, %d failed\n", checks - failures, failures);
-	snprintf(path, sizeof(path), "rm -rf %s", root);
-	if (system(path) != 0)
-		return 1;
 	return failures ? 1 : 0;
 }
