@@ -48,10 +48,16 @@ static int open_root(const char *root)
 }
 
 /* --check-config runs in the mounter's executable: only it links libnbd and cJSON, which
- * keeps the long-lived parent small. */
+ * keeps the long-lived parent small. It talks to a remote NBD server and parses the disk's
+ * partition tables, so it runs as the service user, like the mounters, never as root. */
 static int check_config(struct parent *p)
 {
+	log_init("rtftp", p->opt.verbose);
 	helpers_open(&p->opt.libexec_dir, &p->worker_exe, &p->mounter_exe);
+	if ((getuid() == 0 || geteuid() == 0) && !p->opt.user)
+		fatalx("--check-config as root: --user USER is required (the check talks to the NBD "
+		       "server as that user, as the mounters do, never as root)");
+	privdrop(p->opt.user);
 	char *argv[] = { "rtftp-mounter", "--check-config", (char *)p->opt.check_config, NULL };
 	helper_exec(&p->mounter_exe, argv);
 	return 2;

@@ -1,0 +1,91 @@
+"""The parent as a whole (parent/): what it runs its helpers with, how it answers a worker that
+misbehaves, how it stops. The real rtftp, with the real worker or with stand-ins from
+tests/parent (fake_worker, fake_mounter) put in a --libexec-dir of their own; the stand-ins'
+behaviour is chosen by environment variables, which the parent passes on to its helpers."""
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import rtftp_harness as h
+
+FILE = h.pattern_bytes(20000, seed=71)
+NBD = b'{"url":"nbd+unix:///?socket=/nonexistent","mounts":[{"partition":1,"mountpoint":"/"}]}\n'
+
+
+def libexec_with(worker="rtftp-worker", mounter="rtftp-mounter"):
+    """A folder holding the chosen programs of bin/ as rtftp-worker and rtftp-mounter
+    (readable and executable by the service user)."""
+    d = tempfile.mkdtemp(prefix="rtftp-libexec-")
+    os.chmod(d, 0o755)
+    for src, dst in ((worker, "rtftp-worker"), (mounter, "rtftp-mounter")):
+        shutil.copy2(os.path.join(h.bin_dir(), src), os.path.join(d, dst))
+        os.chmod(os.path.join(d, dst), 0o755)
+    return d
+
+
+def status_fields(text):
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(":")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out
+
+
+def service_user():
+    return pwd.getpwnam("nobody") if h.is_root() else pwd.getpwuid(os.getuid())
+
+
+class CheckConfig(unittest.TestCase):
+    """rtftp --check-config runs its helper (which talks to a possibly hostile NBD server and
+    parses the remote disk's partition tables) with the service user's privilege, never as
+    root. The stand-in mounter prints its /proc/self/status instead of checking."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.libexec = libexec_with(mounter="fake_mounter")
+        cls.nbd = os.path.join(cls.libexec, "127.0.0.5.nbd")
+        with open(cls.nbd, "wb") as f:
+            f.write(NBD)
+        os.chmod(cls.nbd, 0o644)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.libexec, ignore_errors=True)
+
+    def check(self, *args):
+        cmd = [h.rtftp_path(), "--libexec-dir", self.libexec] + list(args) + \
+              ["--check-config", self.nbd]
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+
+    def test_helper_runs_as_the_service_user(self):
+        user = service_user()
+        r = self.check("--user", user.pw_name)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        st = status_fields(r.stdout.decode())
+        self.assertEqual(st["Uid"].split(), [str(user.pw_uid)] * 4, r.stdout.decode())
+        self.assertEqual(st["Gid"].split(), [str(user.pw_gid)] * 4, r.stdout.decode())
+        self.assertNotIn("0", st.get("Groups", "").split())
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            self.assertEqual(st[cap], "0000000000000000", cap)
+        if h.is_root():
+            self.assertEqual(st["CapBnd"], "0000000000000000")
+        self.assertEqual(st["NoNewPrivs"], "1")
+
+    def test_root_without_user_is_refused(self):
+        if not h.is_root():
+            raise AssertionError("this test needs root (it checks what root is refused)")
+        r = self.check()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"--user", r.stderr)
+        self.assertNotIn(b"Uid:", r.stdout, "the helper ran anyway")
+
+
+if __name__ == "__main__":
+    h.main()
