@@ -47,14 +47,38 @@ static void send_setup(struct worker_proc *wp)
 	send_or_die(wp->sock, PW_START, NULL, 0, -1);
 }
 
-static void on_worker_msg(struct worker_proc *wp, struct ipc_msg *m)
+static void close_channel(struct worker_proc *wp)
+{
+	if (wp->sock < 0)
+		return;
+	evloop_del(wp->loop, &wp->ev);
+	close(wp->sock);
+	wp->sock = -1;
+	mounters_set_worker(wp->mounters, -1);
+}
+
+/* Anything wrong from the worker ends it, and nothing more it sent is read: SIGKILL, and
+ * supervision starts a clean one as after a crash. */
+static void worker_misbehaved(struct worker_proc *wp, const char *what, const char *msg_name)
+{
+	log_warnx("%s%s from the worker: stopping it", what, msg_name);
+	if (wp->pid > 0)
+		kill(wp->pid, SIGKILL);
+	close_channel(wp);
+}
+
+/* false: the message was wrong, the worker is being killed, stop reading. */
+static bool on_worker_msg(struct worker_proc *wp, struct ipc_msg *m)
 {
 	char addr[RTFTP_ADDR_MAX], line[IPC_MAX_PAYLOAD];
 	struct pw_log lg;
 	struct pw_mounter pm;
 	struct proto_hello hello;
-	if (m->fd >= 0)
-		fatalx("worker sent a descriptor with %s", pw_msg_name(m->hdr.type));
+	if (m->fd >= 0) {
+		ipc_msg_drop_fd(m);
+		worker_misbehaved(wp, "a descriptor attached to ", pw_msg_name(m->hdr.type));
+		return false;
+	}
 	switch (m->hdr.type) {
 	case PW_HELLO:
 		if (ipc_get_exact(m, &hello, sizeof(hello)) < 0 || hello.version != RTFTP_PROTO_VERSION)
@@ -86,11 +110,10 @@ static void on_worker_msg(struct worker_proc *wp, struct ipc_msg *m)
 	default:
 		goto malformed;
 	}
-	return;
+	return true;
 malformed:
-	/* A wrong message from the worker ends it; supervision starts a clean one. */
-	log_warnx("malformed %s from the worker: stopping it", pw_msg_name(m->hdr.type));
-	kill(wp->pid, SIGKILL);
+	worker_misbehaved(wp, "malformed ", pw_msg_name(m->hdr.type));
+	return false;
 }
 
 static void worker_readable(struct ev_handler *h, uint32_t events)
@@ -98,18 +121,23 @@ static void worker_readable(struct ev_handler *h, uint32_t events)
 	struct worker_proc *wp = container_of(h, struct worker_proc, ev);
 	struct ipc_msg m;
 	(void)events;
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && wp->sock >= 0; i++) {
 		int r = ipc_recv(wp->sock, &m);
 		if (r < 0 && errno == EAGAIN)
 			return;
-		if (r <= 0) {       /* the worker is gone: SIGCHLD tells why */
-			evloop_del(wp->loop, &wp->ev);
-			close(wp->sock);
-			wp->sock = -1;
-			mounters_set_worker(wp->mounters, -1);
+		/* End of file, or a reset (it exited with our messages unread): the worker is
+		 * gone, and SIGCHLD tells why. */
+		if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+			close_channel(wp);
 			return;
 		}
-		on_worker_msg(wp, &m);
+		if (r < 0) {        /* EPROTO: bad framing; EMFILE: a descriptor we could not take */
+			worker_misbehaved(wp, errno == EMFILE ? "a message with a descriptor the parent could not take"
+					      : "a badly framed message", "");
+			return;
+		}
+		if (!on_worker_msg(wp, &m))
+			return;
 	}
 }
 
@@ -160,12 +188,7 @@ bool worker_proc_exited(struct worker_proc *wp, pid_t pid, int status, bool stop
 	if (pid != wp->pid)
 		return false;
 	wp->pid = -1;
-	if (wp->sock >= 0) {
-		evloop_del(wp->loop, &wp->ev);
-		close(wp->sock);
-		wp->sock = -1;
-		mounters_set_worker(wp->mounters, -1);
-	}
+	close_channel(wp);
 	if (stopping)
 		return true;
 	log_death(pid, status);

@@ -5,6 +5,7 @@ behaviour is chosen by environment variables, which the parent passes on to its 
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -85,6 +86,52 @@ class CheckConfig(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"--user", r.stderr)
         self.assertNotIn(b"Uid:", r.stdout, "the helper ran anyway")
+
+
+class Parent(unittest.TestCase):
+    """Each test starts its own rtftp (fake helpers chosen per test), stops it at the end."""
+
+    def start(self, env=None, args=(), worker="fake_worker", mounter="fake_mounter", files=None,
+              wait_ready=True, pass_fds=()):
+        libexec = libexec_with(worker=worker, mounter=mounter)
+        self.addCleanup(shutil.rmtree, libexec, True)
+        srv = h.Server(files=files or {"default/file.bin": FILE},
+                       args=["--libexec-dir", libexec] + list(args))
+        self.addCleanup(srv.cleanup)
+        saved = dict(os.environ)
+        os.environ.update(env or {})
+        try:
+            srv.pass_fds = pass_fds
+            srv.start(wait=False)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        if wait_ready:
+            srv.wait_log(r"worker \d+ sandboxed and serving", timeout=10)
+        return srv
+
+    def workers_ready(self, srv):
+        return len(re.findall(r"worker \d+ sandboxed and serving", srv.log()))
+
+    def assert_worker_replaced(self, srv, why):
+        srv.wait_log(why, timeout=5)
+        srv.wait_log(r"worker \d+ killed by signal 9", timeout=5)
+        end = time.monotonic() + 10
+        while self.workers_ready(srv) < 2 and time.monotonic() < end:
+            self.assertTrue(srv.alive(), "rtftp exited; log:\n" + srv.log())
+            time.sleep(0.05)
+        self.assertGreaterEqual(self.workers_ready(srv), 2, "no new worker; log:\n" + srv.log())
+        self.assertTrue(srv.alive(), "rtftp exited; log:\n" + srv.log())
+
+    def test_descriptor_from_worker_ends_only_the_worker(self):
+        srv = self.start(env={"FAKE_WORKER": "fd"})
+        self.assert_worker_replaced(srv, r"a descriptor attached to PW_LOG from the worker: stopping it")
+        self.assertEqual(srv.stop(), 0)
+
+    def test_badly_framed_message_ends_and_restarts_the_worker(self):
+        srv = self.start(env={"FAKE_WORKER": "badframe"})
+        self.assert_worker_replaced(srv, r"a badly framed message from the worker: stopping it")
+        self.assertEqual(srv.stop(), 0)
 
 
 if __name__ == "__main__":
