@@ -63,6 +63,20 @@ static int check_config(struct parent *p)
 	return 2;
 }
 
+/* Descriptors inherited from whoever started rtftp (a shell's 9</etc/shadow, a leaky
+ * supervisor's) are no business of any helper: close-on-exec for all of them but systemd's
+ * sockets, before anything else runs. The helpers' children close what they are not handed
+ * anyway (worker_proc.c, mounters.c); this also covers --check-config, which executes its
+ * helper directly. Marked rather than closed, so that tools wrapping the process (a
+ * sanitizer, a debugger) keep theirs. */
+static void cloexec_inherited(void)
+{
+	int n = sd_listen_fds(0);
+	unsigned first = SD_LISTEN_FDS_START + (unsigned)(n > 0 ? n : 0);
+	if (close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fatal("close_range");
+}
+
 static void reap(struct parent *p)
 {
 	int status;
@@ -139,6 +153,7 @@ int main(int argc, char **argv)
 {
 	static struct parent p;
 	int listen_fds[RTFTP_MAX_LISTEN];
+	cloexec_inherited();
 	options_parse(argc, argv, &p.opt);
 	if (p.opt.check_config)
 		return check_config(&p);

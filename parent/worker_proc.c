@@ -141,6 +141,26 @@ static void worker_readable(struct ev_handler *h, uint32_t events)
 	}
 }
 
+/* In the child: only async-signal-safe calls until exec. The worker gets stdin, stdout,
+ * stderr and its channel at fd 3, nothing else: whatever rtftp inherited or holds (a
+ * descriptor its starter left open, the mounters' channels) is closed here; everything the
+ * worker needs later comes over the channel. */
+static void __attribute__((noreturn)) exec_worker(const struct helper *exe, int chan)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int c = fcntl(chan, F_DUPFD, 10);      /* off fd 3 first, so dup2 clears close-on-exec */
+	if (c < 0 || dup2(c, RTFTP_FD_PARENT) < 0)
+		_exit(127);
+	if (close_range(RTFTP_FD_PARENT + 1, (unsigned)exe->fd - 1, 0) < 0 ||
+	    close_range((unsigned)exe->fd + 1, ~0U, 0) < 0)
+		_exit(127);
+	char *argv[] = { "rtftp-worker", NULL };
+	helper_exec(exe, argv);
+	_exit(127);
+}
+
 void worker_proc_start(struct worker_proc *wp)
 {
 	int sv[2];
@@ -149,16 +169,8 @@ void worker_proc_start(struct worker_proc *wp)
 	pid_t pid = fork();
 	if (pid < 0)
 		fatal("fork for the worker");
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(sv[1], RTFTP_FD_PARENT) < 0)
-			_exit(127);
-		char *argv[] = { "rtftp-worker", NULL };
-		helper_exec(wp->exe, argv);
-		_exit(127);
-	}
+	if (pid == 0)
+		exec_worker(wp->exe, sv[1]);
 	close(sv[1]);
 	wp->pid = pid;
 	wp->sock = sv[0];

@@ -133,6 +133,31 @@ class Parent(unittest.TestCase):
         self.assert_worker_replaced(srv, r"a badly framed message from the worker: stopping it")
         self.assertEqual(srv.stop(), 0)
 
+    def test_worker_inherits_no_stray_descriptor(self):
+        """Started with an extra descriptor open (as a shell's 9</etc/shadow would leave one),
+        the sandboxed worker must not hold it: only 0-2, its channel and what it opens or is
+        handed itself."""
+        secret = os.path.join(tempfile.mkdtemp(prefix="rtftp-secret-"), "inherited-secret")
+        self.addCleanup(shutil.rmtree, os.path.dirname(secret), True)
+        with open(secret, "w") as f:
+            f.write("root only\n")
+        os.chmod(secret, 0o600)
+        fd = os.open(secret, os.O_RDONLY)
+        os.dup2(fd, 9, inheritable=True)
+        os.close(fd)
+        self.addCleanup(os.close, 9)
+        srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter", pass_fds=(9,),
+                         wait_ready=False)
+        srv.wait_ready()
+        self.assertEqual(os.readlink("/proc/%d/fd/9" % srv.proc.pid), secret,
+                         "the test did not hand rtftp the descriptor")
+        worker = srv.worker_pids()
+        self.assertEqual(len(worker), 1)
+        fds = os.listdir("/proc/%d/fd" % worker[0])
+        links = {n: os.readlink("/proc/%d/fd/%s" % (worker[0], n)) for n in fds}
+        self.assertNotIn(secret, links.values(), "worker fds: %r" % links)
+        self.assertEqual(srv.stop(), 0)
+
 
 if __name__ == "__main__":
     h.main()
