@@ -129,9 +129,14 @@ void mounters_stop(struct mrec *r, const char *why)
 
 static void kill_now(struct mrec *r, const char *why)
 {
-	log_warnx("mounter %s (pid %d): SIGKILL: %s", r->addr, (int)r->pid, why);
-	if (r->pid > 0)
+	/* pid 0: it has been reaped already (its channel is being drained); the pid may be
+	 * another process's by now. */
+	if (r->pid > 0) {
+		log_warnx("mounter %s (pid %d): SIGKILL: %s", r->addr, (int)r->pid, why);
 		kill(r->pid, SIGKILL);
+	} else {
+		log_warnx("mounter %s: %s", r->addr, why);
+	}
 	r->state = M_STOPPING;
 	r->kill_at_ms = INT64_MAX;
 	close_chan(r);
@@ -208,8 +213,9 @@ static void on_chan(struct ev_handler *h, uint32_t events)
 	if (rc < 0 && errno == EAGAIN)
 		return;
 	if (rc <= 0) {
-		/* EOF: it is exiting; SIGCHLD does the rest. Garbage: it is not trusted. */
-		if (rc < 0)
+		/* EOF, or a reset (it exited with our messages unread): it is exiting; SIGCHLD
+		 * does the rest. Garbage: it is not trusted. */
+		if (rc < 0 && errno != ECONNRESET)
 			kill_now(r, "malformed message");
 		else
 			close_chan(r);
@@ -539,16 +545,16 @@ void mounters_stalled(struct mounters *m, const char *addr)
 		kill_now(r, "stalled (reported by the worker)");
 }
 
-static void log_exit(const struct mrec *r, int status)
+static void log_exit(const struct mrec *r, pid_t pid, int status)
 {
 	if (WIFSIGNALED(status))
-		log_warnx("mounter %s (pid %d) killed by signal %d%s%s", r->addr, (int)r->pid, WTERMSIG(status),
+		log_warnx("mounter %s (pid %d) killed by signal %d%s%s", r->addr, (int)pid, WTERMSIG(status),
 			  r->detail[0] ? ": " : "", r->detail);
 	else if (WEXITSTATUS(status) != 0)
-		log_warnx("mounter %s (pid %d) exited with %d%s%s", r->addr, (int)r->pid, WEXITSTATUS(status),
+		log_warnx("mounter %s (pid %d) exited with %d%s%s", r->addr, (int)pid, WEXITSTATUS(status),
 			  r->detail[0] ? ": " : "", r->detail);
 	else
-		log_info("mounter %s (pid %d) exited", r->addr, (int)r->pid);
+		log_info("mounter %s (pid %d) exited", r->addr, (int)pid);
 }
 
 /* SIGCHLD can be read before the last messages of the mounter (its PM_STATUS FAILED with the
@@ -567,8 +573,9 @@ bool mounters_child_exited(struct mounters *m, pid_t pid, int status)
 {
 	for (struct mrec *r = m->list; r; r = r->next)
 		if (r->pid == pid) {
+			r->pid = 0;                /* reaped: nothing may signal that pid any more */
 			drain_chan(r);
-			log_exit(r, status);
+			log_exit(r, pid, status);
 			rec_free(m, r);
 			run_waiting(m);            /* the room it held may be what a start waits for */
 			mounters_tick_arm(m);

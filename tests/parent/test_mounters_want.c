@@ -69,6 +69,7 @@ static struct bench *bench_new(const char *max, const char *mounter_env)
 	write_nbd(b->root, ADDR_B);
 	unsetenv("FAKE_MOUNTER_IGNORE_TERM");
 	unsetenv("FAKE_MOUNTER_READY");
+	unsetenv("FAKE_MOUNTER_EXIT");
 	if (mounter_env)
 		putenv((char *)mounter_env);
 	optind = 0;                                 /* getopt again from the start */
@@ -258,6 +259,39 @@ static void test_eviction_waits(void)
 	bench_end(b);
 }
 
+/* Log lines, kept for the checks below and still printed. */
+static char logged[16384];
+
+static void log_keep(enum log_level lvl, const char *line, void *arg)
+{
+	(void)lvl;
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
+	size_t n = strlen(logged);
+	snprintf(logged + n, sizeof(logged) - n, "%s\n", line);
+}
+
+/* A mounter that exits without reading what the parent sent leaves the parent's end of the
+ * channel reset (ECONNRESET), read after it has been reaped: an end of file, not a malformed
+ * message, and no SIGKILL to a pid that may be another process's by now. */
+static void test_exit_without_reading(void)
+{
+	struct bench *b = bench_new("2", "FAKE_MOUNTER_EXIT=1");
+	logged[0] = '\0';
+	log_set_sink(log_keep, NULL);
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	for (int i = 0; i < 200 && b->m->list; i++)
+		pump(b, 10);
+	CHECK(b->m->list == NULL);                 /* reaped and forgotten */
+	CHECK(strstr(logged, "exited") != NULL);
+	CHECK(strstr(logged, "SIGKILL") == NULL);
+	CHECK(strstr(logged, "malformed") == NULL);
+	log_set_sink(NULL, NULL);
+	unsetenv("FAKE_MOUNTER_EXIT");
+	bench_end(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -267,6 +301,7 @@ int main(int argc, char **argv)
 	test_replacement_flood();
 	test_start_rate();
 	test_eviction_waits();
+	test_exit_without_reading();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
