@@ -47,11 +47,14 @@ bool mounters_addr_ok(const char *addr)
 	return strcmp(back, addr) == 0 && strncmp(addr, "::ffff:", 7) != 0;
 }
 
+/* No symlinks at all, not even ones that stay in ROOT: the worker takes only a regular file
+ * A.nbd as the sign of a remote disk (fstatat without following), and the two must agree,
+ * or the parent would start a mounter that the worker never uses. */
 static int open_beneath(int dirfd, const char *name)
 {
 	struct open_how how = {
 		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
 	};
 	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 }
@@ -79,6 +82,8 @@ int mounters_open_nbd(struct mounters *m, const char *addr, char **buf, size_t *
 	snprintf(name, sizeof(name), "%s.nbd", addr);
 	/* O_NONBLOCK: a FIFO named A.nbd must not hang the parent; it is refused below. */
 	int fd = open_beneath(m->rootfd, name);
+	if (fd < 0 && errno == ELOOP)
+		log_warnx("%s is a symbolic link: ignored (a .nbd file must be a regular file)", name);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

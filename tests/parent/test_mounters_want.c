@@ -292,6 +292,25 @@ static void test_exit_without_reading(void)
 	bench_end(b);
 }
 
+/* A.nbd that is a symlink (even to a file inside ROOT) is not a remote disk for the worker,
+ * so the parent must not start a mounter for it either: it answers PW_MOUNTER_NONE. */
+static void test_symlinked_nbd(void)
+{
+	char link[128];
+	struct bench *b = bench_new("2", NULL);
+	struct ipc_msg msg;
+	snprintf(link, sizeof(link), "%s/%s.nbd", b->root, ADDR);
+	CHECK(unlink(link) == 0 && symlink(ADDR_B ".nbd", link) == 0);   /* stays inside ROOT */
+	logged[0] = '\0';
+	log_set_sink(log_keep, NULL);
+	mounters_want(b->m, ADDR, 0);
+	CHECK(live_pid(b, ADDR) < 0 && b->m->list == NULL);
+	CHECK(ipc_recv(b->ws[1], &msg) == 1 && msg.hdr.type == PW_MOUNTER_NONE);
+	CHECK(strstr(logged, "symbolic link") != NULL);
+	log_set_sink(NULL, NULL);
+	bench_end(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -302,6 +321,7 @@ int main(int argc, char **argv)
 	test_start_rate();
 	test_eviction_waits();
 	test_exit_without_reading();
+	test_symlinked_nbd();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
