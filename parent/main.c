@@ -22,7 +22,8 @@
 #include "privdrop.h"
 #include "worker_proc.h"
 
-#define STOP_GRACE_MS 1500      /* SIGTERM to exit: well inside systemd's and the 2 s promise */
+#define STOP_GRACE_MS     1500  /* SIGTERM to SIGKILL, for every child alike */
+#define STOP_KILL_WAIT_MS  250   /* then reaping: exit within the 2 s promise */
 
 struct parent {
 	struct rtftp_options opt;
@@ -124,29 +125,37 @@ static void setup_signals(struct parent *p)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Stop everything within STOP_GRACE_MS, then kill what is left. */
+static bool children_left(const struct parent *p)
+{
+	return p->wp.pid > 0 || mounters_any_running(p->mounters);
+}
+
+static void reap_until(struct parent *p, long long until)
+{
+	while (children_left(p) && monotonic_ms() < until) {
+		reap(p);
+		if (children_left(p))
+			usleep(10000);
+	}
+}
+
+/* One deadline for every child: SIGTERM to the worker and the mounters at once, SIGKILL to
+ * whatever is left STOP_GRACE_MS later, then a short wait to reap them. */
 static void shutdown_children(struct parent *p)
 {
+	long long t0 = monotonic_ms();
 	sd_notify(0, "STOPPING=1");
 	worker_proc_stop(&p->wp);
-	mounters_stop_all(p->mounters);
-	long long until = monotonic_ms() + STOP_GRACE_MS;
-	while (monotonic_ms() < until && p->wp.pid > 0) {
-		int status;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-		if (pid < 0 && errno == ECHILD)
-			break;
-		if (pid > 0) {
-			if (!worker_proc_exited(&p->wp, pid, status, true))
-				mounters_child_exited(p->mounters, pid, status);
-			continue;
-		}
-		usleep(10000);
+	mounters_shutdown_begin(p->mounters);
+	reap_until(p, t0 + STOP_GRACE_MS);
+	if (children_left(p)) {
+		log_warnx("children still running %d ms after SIGTERM: killing them", STOP_GRACE_MS);
+		if (p->wp.pid > 0)
+			kill(p->wp.pid, SIGKILL);
+		mounters_kill_all(p->mounters);
+		reap_until(p, monotonic_ms() + STOP_KILL_WAIT_MS);
 	}
-	if (p->wp.pid > 0) {
-		log_warnx("worker %d did not stop in time: killing it", (int)p->wp.pid);
-		kill(p->wp.pid, SIGKILL);
-	}
+	mounters_forget_all(p->mounters);
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,7 @@
 /* Lifecycle of the mounters: spawn (fork + exec with fd 3 = our channel, fd 4 = the
  * worker's), PM_HELLO + PM_CONFIG, the worker end handed over with PW_MOUNTER, status
  * tracking for --max-mounters eviction, backstop and stop kills, and cleanup when a
- * mounter exits. Nothing here waits on a child except mounters_stop_all at shutdown. */
+ * mounter exits. Nothing here waits on a child. */
 #include "mounters_priv.h"
 
 #include <arpa/inet.h>
@@ -589,40 +589,44 @@ bool mounters_child_exited(struct mounters *m, pid_t pid, int status)
 	return false;
 }
 
-static bool reap_some(struct mounters *m)
+bool mounters_any_running(const struct mounters *m)
 {
-	bool left = false;
-	struct mrec *r = m->list, *n;
-	for (; r; r = n) {
-		int st;
-		n = r->next;
-		if (r->pid > 0 && waitpid(r->pid, &st, WNOHANG) == r->pid)
-			mounters_child_exited(m, r->pid, st);
-		else
-			left = true;
-	}
-	return left;
+	for (const struct mrec *r = m->list; r; r = r->next)
+		if (r->pid > 0)
+			return true;
+	return false;
 }
 
-void mounters_stop_all(struct mounters *m)
+static void signal_all(struct mounters *m, int sig)
 {
-	int64_t t0 = mounters_now_ms();
-	/* Nothing starts any more: a reaped mounter must not make room for a waiting start. */
+	for (struct mrec *r = m->list; r; r = r->next)
+		if (r->pid > 0)
+			kill(r->pid, sig);
+}
+
+void mounters_shutdown_begin(struct mounters *m)
+{
+	/* Nothing starts any more: a reaped mounter must not make room for a waiting start,
+	 * nor a debounced .nbd change start one. */
 	for (struct waiting *w = waiting_take_all(m), *next; w; w = next) {
 		next = w->next;
 		free(w);
 	}
-	for (struct mrec *r = m->list; r; r = r->next)
-		if (r->pid > 0)
-			kill(r->pid, SIGTERM);
-	/* A clean appliance shutdown takes 0.3-0.5 s; give it 1 s, then SIGKILL. */
-	while (reap_some(m) && mounters_now_ms() - t0 < 1000)
-		usleep(20000);
-	for (struct mrec *r = m->list; r; r = r->next)
-		if (r->pid > 0)
-			kill(r->pid, SIGKILL);
-	while (reap_some(m) && mounters_now_ms() - t0 < 1500)
-		usleep(10000);
+	while (m->pending) {
+		struct pending *p = m->pending;
+		m->pending = p->next;
+		free(p);
+	}
+	signal_all(m, SIGTERM);
+}
+
+void mounters_kill_all(struct mounters *m)
+{
+	signal_all(m, SIGKILL);
+}
+
+void mounters_forget_all(struct mounters *m)
+{
 	while (m->list)
 		rec_free(m, m->list);
 }

@@ -26,7 +26,12 @@ void mounters_want(struct mounters *m, const char *addr, uint32_t have);
 void mounters_stalled(struct mounters *m, const char *addr);
 /* From the parent's SIGCHLD reaping; true if pid was a mounter (cause logged, tmp dir removed). */
 bool mounters_child_exited(struct mounters *m, pid_t pid, int status);
-/* Shutdown: SIGTERM, then SIGKILL; returns within about 1.5 s. */
-void mounters_stop_all(struct mounters *m);
+/* Shutdown, under the parent's one deadline for all its children (main.c): start nothing
+ * more and SIGTERM every mounter; later SIGKILL those left; reaping goes through
+ * mounters_child_exited; at last forget every record (temporary folders removed). */
+void mounters_shutdown_begin(struct mounters *m);
+void mounters_kill_all(struct mounters *m);
+bool mounters_any_running(const struct mounters *m);
+void mounters_forget_all(struct mounters *m);
 
 #endif

@@ -158,6 +158,26 @@ class Parent(unittest.TestCase):
         self.assertNotIn(secret, links.values(), "worker fds: %r" % links)
         self.assertEqual(srv.stop(), 0)
 
+    def mounter_pids(self, srv):
+        return [p for p in srv.children() if b"rtftp-mounter" in h.read_cmdline(p)]
+
+    def test_shutdown_one_deadline_for_all_children(self):
+        """A worker and a mounter that both ignore SIGTERM: SIGKILL for both at 1.5 s, not
+        the mounters' wait first and then the worker's."""
+        srv = self.start(env={"FAKE_WORKER": "stubborn", "FAKE_MOUNTER_IGNORE_TERM": "1"},
+                         files={"default/file.bin": FILE, "127.0.0.5.nbd": NBD})
+        end = time.monotonic() + 5
+        while not self.mounter_pids(srv) and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertTrue(self.mounter_pids(srv), "no proactive mounter; log:\n" + srv.log())
+        time.sleep(0.3)                    # the stand-ins have set SIGTERM aside
+        start = time.monotonic()
+        self.assertEqual(srv.stop(), 0)    # all children gone, as the harness checks
+        took = time.monotonic() - start
+        self.assertGreater(took, 1.4, "the stand-ins ignore SIGTERM: SIGKILL comes at 1.5 s")
+        self.assertLess(took, 1.85, "stopping took %.2f s" % took)
+        self.assertIn("killing them", srv.log())
+
 
 if __name__ == "__main__":
     h.main()

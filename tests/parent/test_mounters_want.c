@@ -155,9 +155,11 @@ static pid_t live_pid(struct bench *b, const char *addr)
 static void bench_end(struct bench *b)
 {
 	char cmd[128];
-	mounters_stop_all(b->m);
-	for (int i = 0; i < 300 && waitpid(-1, NULL, WNOHANG) >= 0; i++)
-		usleep(10000);                     /* reap the stand-ins (bounded: 3 s) */
+	mounters_shutdown_begin(b->m);
+	mounters_kill_all(b->m);
+	for (int i = 0; i < 300 && mounters_any_running(b->m); i++)
+		pump(b, 10);                       /* reap the stand-ins (bounded: 3 s) */
+	mounters_forget_all(b->m);
 	close(b->ws[1]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->root);
 	if (system(cmd) != 0)
