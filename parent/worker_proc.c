@@ -30,21 +30,25 @@ long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void send_or_die(int sock, uint16_t type, const void *p, size_t len, int fd)
+static int send_logged(int sock, uint16_t type, const void *p, size_t len, int fd)
 {
-	if (ipc_send(sock, type, 0, p, len, fd) < 0)
-		fatal("sending %s to the worker", pw_msg_name(type));
+	if (ipc_send(sock, type, 0, p, len, fd) == 0)
+		return 0;
+	log_warn("sending %s to the worker", pw_msg_name(type));
+	return -1;
 }
 
-static void send_setup(struct worker_proc *wp)
+static int send_setup(struct worker_proc *wp)
 {
 	struct proto_hello hello = { .version = RTFTP_PROTO_VERSION };
-	send_or_die(wp->sock, PW_HELLO, &hello, sizeof(hello), -1);
-	send_or_die(wp->sock, PW_CONFIG, &wp->opt->worker, sizeof(wp->opt->worker), -1);
-	send_or_die(wp->sock, PW_ROOT, NULL, 0, wp->rootfd);
+	if (send_logged(wp->sock, PW_HELLO, &hello, sizeof(hello), -1) < 0 ||
+	    send_logged(wp->sock, PW_CONFIG, &wp->opt->worker, sizeof(wp->opt->worker), -1) < 0 ||
+	    send_logged(wp->sock, PW_ROOT, NULL, 0, wp->rootfd) < 0)
+		return -1;
 	for (int i = 0; i < wp->nlisten; i++)
-		send_or_die(wp->sock, PW_LISTEN, NULL, 0, wp->listen_fds[i]);
-	send_or_die(wp->sock, PW_START, NULL, 0, -1);
+		if (send_logged(wp->sock, PW_LISTEN, NULL, 0, wp->listen_fds[i]) < 0)
+			return -1;
+	return send_logged(wp->sock, PW_START, NULL, 0, -1);
 }
 
 static void close_channel(struct worker_proc *wp)
@@ -161,26 +165,57 @@ static void __attribute__((noreturn)) exec_worker(const struct helper *exe, int 
 	_exit(127);
 }
 
-void worker_proc_start(struct worker_proc *wp)
+/* -1 when no worker could be forked (logged). A worker that was forked but could not be
+ * given its setup is killed: its death is then handled as any other. */
+static int start_worker(struct worker_proc *wp)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		fatal("socketpair for the worker");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("socketpair for the worker");
+		return -1;
+	}
 	pid_t pid = fork();
-	if (pid < 0)
-		fatal("fork for the worker");
+	if (pid < 0) {
+		log_warn("fork for the worker");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
 	if (pid == 0)
 		exec_worker(wp->exe, sv[1]);
 	close(sv[1]);
 	wp->pid = pid;
 	wp->sock = sv[0];
 	wp->started_ms = monotonic_ms();
-	wp->restart_at_ms = 0;
-	send_setup(wp);
-	fcntl(wp->sock, F_SETFL, O_NONBLOCK);
-	if (evloop_add(wp->loop, &wp->ev, wp->sock, worker_readable, EPOLLIN) < 0)
-		fatal("epoll add worker channel");
+	if (send_setup(wp) < 0 || fcntl(wp->sock, F_SETFL, O_NONBLOCK) < 0 ||
+	    evloop_add(wp->loop, &wp->ev, wp->sock, worker_readable, EPOLLIN) < 0) {
+		kill(pid, SIGKILL);
+		close(wp->sock);
+		wp->sock = -1;
+		return 0;
+	}
 	mounters_set_worker(wp->mounters, wp->sock);
+	return 0;
+}
+
+/* The next attempt, after a delay that doubles while workers keep dying (or cannot be
+ * started) quickly. */
+static void schedule_restart(struct worker_proc *wp)
+{
+	long long now = monotonic_ms();
+	long long delay = 100LL << (wp->restarts < 7 ? wp->restarts : 7);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	wp->restarts++;
+	wp->restart_at_ms = now + delay;
+	log_info("starting a new worker in %lld ms", delay);
+}
+
+void worker_proc_start(struct worker_proc *wp)
+{
+	wp->restart_at_ms = 0;
+	if (start_worker(wp) < 0)
+		fatalx("cannot start the worker (see above): not serving");
 }
 
 static void log_death(pid_t pid, int status)
@@ -208,15 +243,9 @@ bool worker_proc_exited(struct worker_proc *wp, pid_t pid, int status, bool stop
 	 * closed and say so, rather than restart it for ever. */
 	if (!wp->ready_notified)
 		fatalx("the worker failed before serving (see above): not serving");
-	long long now = monotonic_ms();
-	if (now - wp->started_ms > STABLE_MS)
+	if (monotonic_ms() - wp->started_ms > STABLE_MS)
 		wp->restarts = 0;
-	long long delay = 100LL << (wp->restarts < 7 ? wp->restarts : 7);
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	wp->restarts++;
-	wp->restart_at_ms = now + delay;
-	log_info("starting a new worker in %lld ms", delay);
+	schedule_restart(wp);
 	return true;
 }
 
@@ -227,7 +256,13 @@ int worker_proc_tick(struct worker_proc *wp)
 	long long left = wp->restart_at_ms - monotonic_ms();
 	if (left > 0)
 		return (int)left;
-	worker_proc_start(wp);
+	/* A restart that cannot fork (out of processes or memory, for a while) is tried again
+	 * with the backoff; the server goes on without a worker meanwhile, never exits. */
+	wp->restart_at_ms = 0;
+	if (start_worker(wp) < 0) {
+		schedule_restart(wp);
+		return (int)(wp->restart_at_ms - monotonic_ms());
+	}
 	return -1;
 }
 

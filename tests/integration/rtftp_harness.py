@@ -444,6 +444,7 @@ class Server:
         self.user = user
         self.exe = rtftp_path()
         self.pass_fds = ()          # descriptors rtftp inherits besides 0, 1, 2
+        self.preexec = None         # run in the child before rtftp (limits, say)
         self.proc = None
         self.log_path = os.path.join(self.base, "rtftp.log")
         self._log_file = None
@@ -504,7 +505,8 @@ class Server:
         self._log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=self._log_file,
-                                     start_new_session=True, pass_fds=self.pass_fds)
+                                     start_new_session=True, pass_fds=self.pass_fds,
+                                     preexec_fn=self.preexec)
         if wait:
             self.wait_ready()
         return self

@@ -6,6 +6,7 @@ behaviour is chosen by environment variables, which the parent passes on to its 
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -92,7 +93,7 @@ class Parent(unittest.TestCase):
     """Each test starts its own rtftp (fake helpers chosen per test), stops it at the end."""
 
     def start(self, env=None, args=(), worker="fake_worker", mounter="fake_mounter", files=None,
-              wait_ready=True, pass_fds=()):
+              wait_ready=True, pass_fds=(), preexec=None):
         libexec = libexec_with(worker=worker, mounter=mounter)
         self.addCleanup(shutil.rmtree, libexec, True)
         srv = h.Server(files=files or {"default/file.bin": FILE},
@@ -102,6 +103,7 @@ class Parent(unittest.TestCase):
         os.environ.update(env or {})
         try:
             srv.pass_fds = pass_fds
+            srv.preexec = preexec
             srv.start(wait=False)
         finally:
             os.environ.clear()
@@ -177,6 +179,36 @@ class Parent(unittest.TestCase):
         self.assertGreater(took, 1.4, "the stand-ins ignore SIGTERM: SIGKILL comes at 1.5 s")
         self.assertLess(took, 1.85, "stopping took %.2f s" % took)
         self.assertIn("killing them", srv.log())
+
+    def test_worker_restart_that_cannot_fork_is_retried(self):
+        """The worker dies while the parent cannot fork: the parent logs it and tries again
+        with backoff, and serves again once it can; it never exits. rtftp runs as "games"
+        (a user nothing else runs as) with RLIMIT_NPROC 2; a third process of that user, held
+        by the test, takes the room a new worker needs, until the test lets it go."""
+        if not h.is_root():
+            raise AssertionError("this test starts rtftp as root with --user games")
+        limit = lambda: resource.setrlimit(resource.RLIMIT_NPROC,
+                                           (2, resource.getrlimit(resource.RLIMIT_NPROC)[1]))
+        srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter", wait_ready=False,
+                         args=["--user", "games"], preexec=limit)
+        srv.wait_ready()
+        old = srv.worker_pids()
+        self.assertEqual(len(old), 1)
+        mark = srv.log_mark()
+        blocker = subprocess.Popen(["sleep", "60"], user="games")
+        try:
+            os.kill(old[0], signal.SIGKILL)
+            srv.wait_log(r"(?s)fork for the worker.*starting a new worker in \d+ ms.*"
+                         r"fork for the worker", since=mark, timeout=5)
+            self.assertTrue(srv.alive(), "rtftp exited; log:\n" + srv.log())
+            self.assertEqual(srv.worker_pids(), [])
+        finally:
+            blocker.kill()
+            blocker.wait()
+        srv.wait_log(r"worker \d+ sandboxed and serving", since=mark, timeout=10)
+        with srv.client("127.0.0.2") as c:
+            self.assertEqual(c.fetch("file.bin").data, FILE)
+        self.assertEqual(srv.stop(), 0)
 
 
 if __name__ == "__main__":
