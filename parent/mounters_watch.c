@@ -112,6 +112,18 @@ void inotify_scan(struct mounters *m)
 	closedir(d);
 }
 
+/* The queue overflowed: events were lost, deletions among them. Reconcile every .nbd file
+ * there is and every address that has a mounter, so a mounter whose file went while
+ * nobody was listening is stopped too. */
+static void rescan_after_overflow(struct mounters *m)
+{
+	log_warnx("inotify queue overflow on ROOT: checking every .nbd file and every mounter");
+	inotify_scan(m);
+	for (struct mrec *r = m->list; r; r = r->next)
+		if (r->state != M_STOPPING)
+			pending_touch(m, r->addr, 0);
+}
+
 static void on_inotify(struct ev_handler *h, uint32_t events)
 {
 	struct mounters *m = container_of(h, struct mounters, ino_ev);
@@ -126,7 +138,7 @@ static void on_inotify(struct ev_handler *h, uint32_t events)
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW)
-				inotify_scan(m);
+				rescan_after_overflow(m);
 			else if (ev->len && addr_of(ev->name, addr))
 				pending_touch(m, addr, DEBOUNCE_QUIET_MS);
 		}

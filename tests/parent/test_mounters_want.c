@@ -57,11 +57,13 @@ static void write_nbd(const char *root, const char *addr)
 }
 
 /* A parent with ROOT holding ADDR.nbd (and ADDR_B.nbd), --max-mounters max, no inotify. */
-static struct bench *bench_new(const char *max, const char *mounter_env)
+static struct bench *bench_new_watching(const char *max, const char *mounter_env, bool proactive)
 {
 	struct bench *b = &benches[nbenches++];
 	char *args[] = { "rtftp", "--no-proactive", "--max-mounters", (char *)max, "--state-dir",
 			 b->root, b->root, NULL };
+	if (proactive)
+		args[1] = "-v";                    /* any option that leaves the watch on */
 	snprintf(b->root, sizeof(b->root), "/tmp/rtftp-mwant-XXXXXX");
 	if (!mkdtemp(b->root))
 		exit(2);
@@ -85,6 +87,11 @@ static struct bench *bench_new(const char *max, const char *mounter_env)
 	b->m = mounters_new(&b->loop, &b->opt, open(b->root, O_PATH | O_DIRECTORY), &exe);
 	mounters_set_worker(b->m, b->ws[0]);
 	return b;
+}
+
+static struct bench *bench_new(const char *max, const char *mounter_env)
+{
+	return bench_new_watching(max, mounter_env, false);
 }
 
 static void note_pids(struct bench *b)
@@ -313,6 +320,37 @@ static void test_symlinked_nbd(void)
 	bench_end(b);
 }
 
+/* Events lost to an inotify queue overflow: the rescan must also look at the mounters whose
+ * file is gone, not only at the files there are. */
+static void test_overflow_rescan(void)
+{
+	struct bench *b = bench_new_watching("2", NULL, true);
+	char junk[128], path[128];
+	for (int i = 0; i < 200 && !(live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0); i++)
+		pump(b, 10);                       /* both started proactively */
+	CHECK(live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0);
+	FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "r");
+	int max = 16384;
+	if (f) {
+		if (fscanf(f, "%d", &max) != 1)
+			max = 16384;
+		fclose(f);
+	}
+	snprintf(junk, sizeof(junk), "%s/junk", b->root);
+	for (int i = 0; i < max / 2 + 100; i++) {  /* three events each: the queue overflows */
+		int fd = open(junk, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		close(fd);
+		unlink(junk);
+	}
+	snprintf(path, sizeof(path), "%s/%s.nbd", b->root, ADDR);
+	CHECK(unlink(path) == 0);                  /* its event is lost in the overflow */
+	for (int i = 0; i < 200 && mounters_find_live(b->m, ADDR); i++)
+		pump(b, 10);
+	CHECK(mounters_find_live(b->m, ADDR) == NULL);
+	CHECK(live_pid(b, ADDR_B) > 0);            /* unchanged file: kept */
+	bench_end(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -324,6 +362,7 @@ int main(int argc, char **argv)
 	test_eviction_waits();
 	test_exit_without_reading();
 	test_symlinked_nbd();
+	test_overflow_rescan();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
