@@ -494,7 +494,9 @@ struct mounters *mounters_new(struct evloop *loop, const struct rtftp_options *o
 	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (m->tfd < 0 || evloop_add(loop, &m->tev, m->tfd, on_tick, EPOLLIN) < 0)
 		fatal("mounters timer");
-	if (opt->proactive && inotify_setup(m) == 0)
+	/* --max-mounters 0 turns remote disks off: nothing to watch for (and no warning per
+	 * .nbd file that no mounter may start). */
+	if (opt->proactive && opt->max_mounters > 0 && inotify_setup(m) == 0)
 		inotify_scan(m);
 	return m;
 }

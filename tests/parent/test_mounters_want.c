@@ -351,6 +351,20 @@ static void test_overflow_rescan(void)
 	bench_end(b);
 }
 
+/* --max-mounters 0 turns remote disks off: no watch on ROOT, no warning per .nbd file. */
+static void test_no_mounters_no_watch(void)
+{
+	logged[0] = '\0';
+	log_set_sink(log_keep, NULL);
+	struct bench *b = bench_new_watching("0", NULL, true);
+	pump(b, 600);
+	CHECK(b->m->ino_fd < 0);
+	CHECK(b->m->list == NULL);
+	CHECK(strstr(logged, "max-mounters") == NULL);
+	log_set_sink(NULL, NULL);
+	bench_end(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -363,6 +377,7 @@ int main(int argc, char **argv)
 	test_exit_without_reading();
 	test_symlinked_nbd();
 	test_overflow_rescan();
+	test_no_mounters_no_watch();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
