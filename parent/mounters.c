@@ -295,9 +295,10 @@ static int fork_exec(struct mrec *r, int pch, int wch)
 static int make_tmpdir(struct mrec *r)
 {
 	const char *base = r->m->opt->state_dir ? r->m->opt->state_dir : "/tmp";
-	/* It must fit mounter_config.tmp_dir, and libguestfs's socket path must fit sun_path. */
-	if (strlen(base) > 64) {
-		log_warnx("--state-dir %s is too long (64 bytes at most)", base);
+	/* It must fit mounter_config.tmp_dir, and libguestfs's socket path must fit sun_path:
+	 * options_parse refuses a longer one; this only guards against a caller that did not. */
+	if (strlen(base) > RTFTP_STATE_DIR_MAX) {
+		log_warnx("--state-dir %s is too long (%d bytes at most)", base, RTFTP_STATE_DIR_MAX);
 		return -1;
 	}
 	snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/rtftp-mounter-XXXXXX", base);

@@ -239,7 +239,12 @@ static void one_option(struct rtftp_options *o, int c, const char *a)
 	case OPT_CACHE_MB: o->mounter_cache_bytes = (uint64_t)number("mounter-cache-mb", a, 1, 65536) << 20; break;
 	case OPT_BACKEND: set_string(&o->backend_settings, "guestfs-backend-settings", a, 256); break;
 	case OPT_CACHE_DIR: set_string(&o->cache_dir, "cache-dir", a, 200); break;
-	case OPT_STATE_DIR: set_string(&o->state_dir, "state-dir", a, 200); break;
+	case OPT_STATE_DIR:
+		if (strlen(a) > RTFTP_STATE_DIR_MAX)
+			bad("state-dir", a, "too long: 64 bytes at most (the mounters' libguestfs sockets "
+			    "below it must fit a socket address)");
+		o->state_dir = a;
+		break;
 	case OPT_CHECK_CONFIG: o->check_config = a; break;
 	case OPT_LIBEXEC: o->libexec_dir = a; break;
 	default: usage(stderr); exit(2);

@@ -9,6 +9,9 @@
 #include "proto.h"
 
 #define RTFTP_MAX_LISTEN 16
+/* --state-dir: each mounter's private folder and libguestfs's sockets below it must fit a
+ * unix socket address (108 bytes) and mounter_config.tmp_dir. */
+#define RTFTP_STATE_DIR_MAX 64
 #define RTFTP_DEFAULT_PORT 69
 /* A mounter that reports neither READY nor FAILED this long past --launch-timeout is
  * killed; the worker's requests wait for their mounter that long plus MOUNTER_WAIT_SLACK_S. */

@@ -211,5 +211,22 @@ class Parent(unittest.TestCase):
         self.assertEqual(srv.stop(), 0)
 
 
+class CommandLine(unittest.TestCase):
+    def run_rtftp(self, *args):
+        return subprocess.run([h.rtftp_path()] + list(args), stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=10)
+
+    def test_state_dir_too_long_is_a_bad_command_line(self):
+        """The mounters' folders and sockets below --state-dir need it to be 64 bytes at
+        most: a longer one is refused at start (exit 2, naming the limit), not at the first
+        mounter."""
+        r = self.run_rtftp("--state-dir", "/tmp/" + "s" * 60, "/nonexistent-root")
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn(b"--state-dir", r.stderr)
+        self.assertIn(b"64 bytes at most", r.stderr)
+        r = self.run_rtftp("--state-dir", "/tmp/" + "s" * 59, "/nonexistent-root")
+        self.assertNotEqual(r.returncode, 2, "64 bytes are allowed: " + r.stderr.decode())
+
+
 if __name__ == "__main__":
     h.main()
