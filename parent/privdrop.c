@@ -1,5 +1,5 @@
 /* Dropping privilege, in this order, each step fatal when it fails:
- *   1. resolve the user (while /etc/passwd is still readable);
+ *   1. resolve the user (while /etc/passwd is still readable); neither uid 0 nor gid 0;
  *   2. supplementary groups: none (kvm alone where the mounters can use it);
  *   3. libcap-ng: clear every capability, change uid/gid, clear the bounding set;
  *   4. prove it: setuid(0) must now fail;
@@ -41,6 +41,17 @@ static void set_groups(const struct passwd *pw)
 		fatal("setgroups");
 }
 
+/* The primary group counts as much as the uid: group 0 opens what root's group may read
+ * or write (log files, configuration, on some systems /etc/shadow). */
+const char *privdrop_refusal(const struct passwd *pw)
+{
+	if (pw->pw_uid == 0)
+		return "is root";
+	if (pw->pw_gid == 0)
+		return "has group 0 (root) as its primary group";
+	return NULL;
+}
+
 static void drop_as_root(const char *user)
 {
 	if (!user)
@@ -49,8 +60,9 @@ static void drop_as_root(const char *user)
 	struct passwd *pw = getpwnam(user);
 	if (!pw)
 		fatalx("unknown user \"%s\"", user);
-	if (pw->pw_uid == 0)
-		fatalx("--user %s is root: choose an unprivileged user", user);
+	const char *why = privdrop_refusal(pw);
+	if (why)
+		fatalx("--user %s %s: choose an unprivileged user", user, why);
 	set_groups(pw);
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_change_id((int)pw->pw_uid, (int)pw->pw_gid, CAPNG_CLEAR_BOUNDING) != 0)

@@ -227,6 +227,32 @@ class CommandLine(unittest.TestCase):
         r = self.run_rtftp("--state-dir", "/tmp/" + "s" * 59, "/nonexistent-root")
         self.assertNotEqual(r.returncode, 2, "64 bytes are allowed: " + r.stderr.decode())
 
+    def test_user_with_primary_group_0_is_refused(self):
+        """A --user whose primary group is root's is refused like root itself. Such a user is
+        added to a private copy of /etc/passwd, bind-mounted over it in a mount namespace of
+        the test's own."""
+        if not h.is_root():
+            raise AssertionError("this test starts rtftp as root")
+        tmp = tempfile.mkdtemp(prefix="rtftp-gid0-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        passwd = os.path.join(tmp, "passwd")
+        with open("/etc/passwd") as f:
+            text = f.read()
+        with open(passwd, "w") as f:
+            f.write(text + "rtftpgid0:x:65530:0::/nonexistent:/usr/sbin/nologin\n")
+        os.chmod(passwd, 0o644)
+        os.mkdir(os.path.join(tmp, "root"))
+        script = 'mount --bind "$1" /etc/passwd && exec "$2" --listen "$3" --user rtftpgid0 "$4"'
+        try:
+            r = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", passwd,
+                                h.rtftp_path(), "127.0.0.1:%d" % h.free_port(),
+                                os.path.join(tmp, "root")],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail("rtftp started serving as a user of group 0")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn(b"group 0", r.stderr)
+
 
 if __name__ == "__main__":
     h.main()
