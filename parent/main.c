@@ -184,12 +184,16 @@ int main(int argc, char **argv)
 				     .exe = &p.worker_exe, .rootfd = rootfd,
 				     .listen_fds = listen_fds, .nlisten = nlisten, .pid = -1, .sock = -1 };
 	worker_proc_start(&p.wp);
-	while (!p.stopping) {
+	while (!p.stopping && !p.wp.failed) {
 		int wait = worker_proc_tick(&p.wp);
 		if (evloop_run_once(&p.loop, wait < 0 ? 1000 : wait) < 0)
 			fatal("epoll_wait");
 	}
 	shutdown_children(&p);
+	if (p.wp.failed) {
+		log_warnx("the worker failed before serving (see above): not serving");
+		return 1;
+	}
 	log_info("stopped");
 	return 0;
 }

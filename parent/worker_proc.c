@@ -240,9 +240,12 @@ bool worker_proc_exited(struct worker_proc *wp, pid_t pid, int status, bool stop
 		return true;
 	log_death(pid, status);
 	/* A worker that never got to serving could not sandbox itself (or start at all): fail
-	 * closed and say so, rather than restart it for ever. */
-	if (!wp->ready_notified)
-		fatalx("the worker failed before serving (see above): not serving");
+	 * closed and say so, rather than restart it for ever. main() stops the mounters (a
+	 * proactive one may be running already) and exits 1. */
+	if (!wp->ready_notified) {
+		wp->failed = true;
+		return true;
+	}
 	if (monotonic_ms() - wp->started_ms > STABLE_MS)
 		wp->restarts = 0;
 	schedule_restart(wp);

@@ -26,6 +26,7 @@ struct worker_proc {
 	long long started_ms;
 	long long restart_at_ms;    /* 0: no restart pending */
 	bool ready_notified;
+	bool failed;                /* it died before it ever served: rtftp stops, exit 1 */
 };
 
 void worker_proc_start(struct worker_proc *wp);

@@ -210,6 +210,32 @@ class Parent(unittest.TestCase):
             self.assertEqual(c.fetch("file.bin").data, FILE)
         self.assertEqual(srv.stop(), 0)
 
+    def test_worker_failing_before_ready_stops_the_mounters_too(self):
+        """A worker that dies before READY stops rtftp (exit 1, "not serving"), and a mounter
+        already started for a .nbd file is stopped with it, its temporary folder removed:
+        nothing is left behind."""
+        state = tempfile.mkdtemp(prefix="rtftp-state-")
+        os.chmod(state, 0o777)
+        self.addCleanup(shutil.rmtree, state, True)
+        srv = self.start(env={"FAKE_WORKER": "early_exit", "FAKE_WORKER_DELAY_MS": "1500"},
+                         args=["--state-dir", state], wait_ready=False,
+                         files={"default/file.bin": FILE, "127.0.0.5.nbd": NBD})
+        end = time.monotonic() + 5
+        while not self.mounter_pids(srv) and time.monotonic() < end:
+            time.sleep(0.05)
+        mounters = self.mounter_pids(srv)
+        self.assertTrue(mounters, "no proactive mounter; log:\n" + srv.log())
+        self.assertEqual(srv.proc.wait(10), 1)
+        self.assertIn("not serving", srv.log())
+        end = time.monotonic() + 2
+        while any(h.pid_alive(p) for p in mounters) and time.monotonic() < end:
+            time.sleep(0.05)
+        left = [p for p in mounters if h.pid_alive(p)]
+        for p in left:
+            os.kill(p, signal.SIGKILL)
+        self.assertEqual(left, [], "mounters left running; log:\n" + srv.log())
+        self.assertEqual(os.listdir(state), [], "temporary folders left behind")
+
 
 class CommandLine(unittest.TestCase):
     def run_rtftp(self, *args):

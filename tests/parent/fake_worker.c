@@ -4,6 +4,7 @@
  *   fd         a PW_LOG line with a descriptor attached (no worker message carries one)
  *   badframe   a header whose flags are not 0 (framing the parent must refuse)
  *   stubborn   ignore SIGTERM: only SIGKILL ends it
+ *   early_exit exit with status 1 before READY (a worker that cannot sandbox itself)
  * FAKE_WORKER_DELAY_MS waits that long after READY before misbehaving (default 300). */
 #include <poll.h>
 #include <signal.h>
@@ -28,7 +29,6 @@ static void take_setup(void)
 		if (m.hdr.type == PW_START)
 			break;
 	}
-	ipc_send(RTFTP_FD_PARENT, PW_READY, 0, NULL, 0, -1);
 }
 
 static void misbehave(const char *how)
@@ -51,6 +51,11 @@ int main(void)
 	if (strcmp(how, "stubborn") == 0)
 		signal(SIGTERM, SIG_IGN);
 	take_setup();
+	if (strcmp(how, "early_exit") == 0) {
+		usleep((useconds_t)(delay ? atoi(delay) : 300) * 1000);
+		return 1;
+	}
+	ipc_send(RTFTP_FD_PARENT, PW_READY, 0, NULL, 0, -1);
 	usleep((useconds_t)(delay ? atoi(delay) : 300) * 1000);
 	misbehave(how);
 	for (;;) {
