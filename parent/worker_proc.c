@@ -136,8 +136,8 @@ static void worker_readable(struct ev_handler *h, uint32_t events)
 			return;
 		}
 		if (r < 0) {        /* EPROTO: bad framing; EMFILE: a descriptor we could not take */
-			worker_misbehaved(wp, errno == EMFILE ? "a message with a descriptor the parent could not take"
-					      : "a badly framed message", "");
+			worker_misbehaved(wp, errno == EMFILE ? "a message with a descriptor" :
+					  "a badly framed message", "");
 			return;
 		}
 		if (!on_worker_msg(wp, &m))
