@@ -255,6 +255,18 @@ int nbdconf_path_within(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* A key as printable ASCII for the log: '"' and anything unprintable as \xNN, cut to fit.
+ * out is always terminated, also for the empty key. */
+static void escape_key(const char *key, char *out, size_t cap)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (const char *s = key; *s && k + 5 < cap; s++)
+		k += (size_t)snprintf(out + k, cap - k,
+				      isprint((unsigned char)*s) && *s != '"' ? "%c" : "\\x%02x",
+				      (unsigned char)*s);
+}
+
 /* cJSON keeps duplicate keys; a config with two "url" is ambiguous, so refuse it. */
 static int check_keys(const cJSON *obj, const char *const *known, const char *where,
 		      char *err, size_t errlen, nbdconf_warn_fn warn, void *arg)
@@ -268,11 +280,7 @@ static int check_keys(const cJSON *obj, const char *const *known, const char *wh
 			ok = ok || strcmp(a->string, known[i]) == 0;
 		if (!ok && warn) {
 			char msg[160], esc[80];
-			size_t k = 0;
-			for (const char *s = a->string; *s && k + 5 < sizeof(esc); s++)
-				k += (size_t)snprintf(esc + k, sizeof(esc) - k,
-						      isprint((unsigned char)*s) && *s != '"' ? "%c" : "\\x%02x",
-						      (unsigned char)*s);
+			escape_key(a->string, esc, sizeof(esc));
 			snprintf(msg, sizeof(msg), "%s: unknown key \"%s\" ignored", where, esc);
 			warn(msg, arg);
 		}

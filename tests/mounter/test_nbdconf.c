@@ -10,11 +10,12 @@
 #include "nbdprobe.h"
 
 static int failures, warnings;
+static char last_warning[256];
 
 static void on_warn(const char *msg, void *arg)
 {
 	(void)arg;
-	(void)msg;
+	snprintf(last_warning, sizeof(last_warning), "%s", msg);
 	warnings++;
 }
 
@@ -76,6 +77,38 @@ static void test_good(void)
 	good("{\"url\":\"nbd://h/e\"," M2 ",\"comment\":\"hello\"}");
 	if (warnings != w + 1)
 		printf("FAIL unknown key gave no warning\n"), failures++;
+}
+
+/* Leaves non-zero bytes where the next call's stack frames go, so a buffer that the
+ * parser forgets to terminate shows as garbage instead of by luck as "". */
+__attribute__((noinline)) static void dirty_stack(void)
+{
+	volatile char junk[16384];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)0xa5;
+}
+
+/* Each unknown key gives one warning that names it, escaped; the empty key too. */
+static void test_unknown_keys(void)
+{
+	static const char *const cases[][2] = {
+		{ "\"\":1", "mounts[0]: unknown key \"\" ignored" },
+		{ "\"ab\\\"c\":1", "mounts[0]: unknown key \"ab\\x22c\" ignored" },
+		{ "\"\\u00e9\":1", "mounts[0]: unknown key \"\\xc3\\xa9\" ignored" },
+	};
+	char json[256];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"url\":\"nbd://h/x\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/\",%s}]}",
+			 cases[i][0]);
+		int w = warnings;
+		last_warning[0] = '\0';
+		dirty_stack();
+		good(json);
+		if (warnings != w + 1)
+			printf("FAIL %s: %d warnings, want 1\n", json, warnings - w), failures++;
+		expect_str(json, last_warning, cases[i][1]);
+	}
 }
 
 static void test_bad_json(void)
@@ -235,6 +268,7 @@ static void test_paths(void)
 int main(void)
 {
 	test_good();
+	test_unknown_keys();
 	test_bad_json();
 	test_bad_fields();
 	test_bad_urls();
