@@ -418,6 +418,25 @@ static void where_in(const char *buf, size_t off, int *line, int *col)
 	}
 }
 
+/* Offset of the first \u0000 escape inside a string (key or value), or len if none.
+ * cJSON decodes it to a NUL that silently ends the C string ("nbd://h/x\u0000y" would be
+ * read as nbd://h/x), so such a file is refused before it is parsed. Escapes are skipped
+ * whole: in "\\u0000" the backslash is escaped and u0000 is plain text. */
+static size_t find_nul_escape(const char *buf, size_t len)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && buf[i] == '\\' && i + 1 < len) {
+			if (len - i >= 6 && memcmp(buf + i + 1, "u0000", 5) == 0)
+				return i;
+			i++;    /* the escaped character: never a closing quote or a new escape */
+		}
+	}
+	return len;
+}
+
 int nbdconf_parse(const char *buf, size_t len, struct nbdconf *out,
 		  char *err, size_t errlen, nbdconf_warn_fn warn, void *warn_arg)
 {
@@ -432,6 +451,13 @@ int nbdconf_parse(const char *buf, size_t len, struct nbdconf *out,
 		return fail(err, errlen, "the file is empty");
 	if (memchr(buf, '\0', len))
 		return fail(err, errlen, "not JSON: the file contains a NUL byte");
+	size_t nul = find_nul_escape(buf, len);
+	if (nul < len) {
+		int line, col;
+		where_in(buf, nul, &line, &col);
+		return fail(err, errlen, "a \\u0000 escape at line %d column %d: no key or value may contain NUL",
+			    line, col);
+	}
 	cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (!root) {
 		int line, col;

@@ -32,6 +32,20 @@ static void bad(const char *json, const char *reason)
 	}
 }
 
+/* The whole error text, not a part of it. */
+static void bad_exact(const char *json, const char *reason)
+{
+	static struct nbdconf c;
+	char err[NBDCONF_ERR_MAX] = "";
+	if (nbdconf_parse(json, strlen(json), &c, err, sizeof(err), on_warn, NULL) == 0) {
+		printf("FAIL accepted: %s (url \"%s\")\n", json, c.url);
+		failures++;
+	} else if (strcmp(err, reason) != 0) {
+		printf("FAIL reason for %s\n  got \"%s\"\n  want \"%s\"\n", json, err, reason);
+		failures++;
+	}
+}
+
 static const struct nbdconf *good(const char *json)
 {
 	static struct nbdconf c;
@@ -129,6 +143,25 @@ static void test_bad_json(void)
 	bad("{} {}", "trailing data");
 	if (nbdconf_parse("{\0}", 3, &c, err, sizeof(err), NULL, NULL) == 0 || !strstr(err, "NUL"))
 		printf("FAIL NUL byte\n"), failures++;
+}
+
+/* cJSON turns \u0000 into a NUL that ends the C string: "nbd://h/x\u0000y" would be taken
+ * as nbd://h/x. Refused wherever it is, keys too; an escaped backslash before u0000 is text. */
+static void test_nul_escape(void)
+{
+	bad_exact("{\"url\":\"nbd://h/x\\u0000y\"," M2 "}",
+		  "a \\u0000 escape at line 1 column 18: no key or value may contain NUL");
+	bad_exact("{\"url\\u0000x\":\"nbd://h/x\"," M2 "}",
+		  "a \\u0000 escape at line 1 column 6: no key or value may contain NUL");
+	bad_exact("{\"url\":\"nbd://h/x\",\n \"mounts\":[{\"partition\":1,\"mountpoint\":\"/\",\"\\u0000\":1}]}",
+		  "a \\u0000 escape at line 2 column 45: no key or value may contain NUL");
+	/* an escaped backslash, then a real \u0000 */
+	bad_exact("{\"url\":\"nbd://h/x\"," M2 ",\"tftp_root\":\"/a\\\\\\u0000\"}",
+		  "a \\u0000 escape at line 1 column 118: no key or value may contain NUL");
+	const struct nbdconf *c = good("{\"url\":\"nbd://h/x\"," M2 ",\"tftp_root\":\"/a\\\\u0000\"}");
+	expect_str("escaped backslash before u0000", c->tftp_root, "/a\\u0000");
+	c = good("{\"url\":\"nbd://h/x\"," M2 ",\"tftp_root\":\"/\\\"\\u0041\\\\\\u00e9\"}");
+	expect_str("other escapes", c->tftp_root, "/\"A\\\xc3\xa9");
 }
 
 static void test_bad_fields(void)
@@ -270,6 +303,7 @@ int main(void)
 	test_good();
 	test_unknown_keys();
 	test_bad_json();
+	test_nul_escape();
 	test_bad_fields();
 	test_bad_urls();
 	test_sniff();
