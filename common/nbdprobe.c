@@ -266,6 +266,19 @@ static int read_gpt(struct probe *p, struct nbdprobe_result *r)
 	return rc;
 }
 
+/* Linux (msdos_partition) and libblkid take a sector with 55aa for a partition table only
+ * when every boot indicator is 0 or 0x80; otherwise it is, say, the boot sector of a FAT
+ * filesystem without a table, whose code bytes would read as partitions. */
+static bool boot_flags_valid(const uint8_t *mbr)
+{
+	for (int i = 0; i < 4; i++) {
+		uint8_t flag = mbr[446 + 16 * i];
+		if (flag != 0 && flag != 0x80)
+			return false;
+	}
+	return true;
+}
+
 static int read_table(struct probe *p, struct nbdprobe_result *r)
 {
 	uint8_t s[SECTOR];
@@ -279,6 +292,8 @@ static int read_table(struct probe *p, struct nbdprobe_result *r)
 	for (int i = 0; i < 4; i++)
 		if (s[446 + 16 * i + 4] == 0xee)
 			return read_gpt(p, r);
+	if (!boot_flags_valid(s))
+		return 0;
 	snprintf(r->table, sizeof(r->table), "mbr");
 	int logical = 5;        /* one count across every extended partition, as in Linux */
 	for (int i = 0; i < 4; i++) {

@@ -431,6 +431,25 @@ static void test_logical_numbering(void)
 	expect_parts("link-back", chain, 4);
 }
 
+/* A boot indicator other than 0 or 0x80 means the sector is no partition table (a FAT boot
+ * sector, say) to the kernel (msdos_partition) and libblkid: partx -s on these bytes says
+ * "failed to read partition table" (libfdisk's sfdisk -d still lists them). With 0x80 it
+ * is a table again: partx -s gives 1, 2, 5. */
+static void test_boot_indicator(void)
+{
+	static struct nbdprobe_result r;
+	char err[256] = "";
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	disk[446 + 16] = 0x12;
+	dump_disk("bad-boot-flag");
+	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) != 0 || strcmp(r.table, "none") || r.nparts)
+		printf("FAIL bad boot indicator: %s table=%s nparts=%d\n", err, r.table, r.nparts), failures++;
+	disk[446 + 16] = 0x80;
+	static const struct want_part flagged[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 } };
+	expect_parts("boot-flag-0x80", flagged, 3);
+}
+
 /* Three data entries per EBR in a long chain: numbers stop at NBDPROBE_MAX_PARTS (128, the
  * highest a .nbd can name) and never run past it. Not compared with Linux, whose limit
  * depends on the device (256 for sd). */
@@ -474,6 +493,7 @@ int main(void)
 	test_image();
 	test_logical_numbering();
 	test_logical_limit();
+	test_boot_indicator();
 	test_paths();
 	printf("%s (%d failures)\n", failures ? "FAILED" : "ALL OK", failures);
 	return failures ? 1 : 0;
