@@ -1,6 +1,6 @@
-/* Unit tests of the .nbd parser (common/nbdconf.c) and the filesystem sniffer
- * (common/nbdprobe.c): good files map to the right libguestfs/libnbd fields, every bad
- * file gives its exact reason. */
+/* Unit tests of the .nbd parser (common/nbdconf.c), the partition table reader and the
+ * filesystem sniffer (common/nbdprobe.c): good files map to the right libguestfs/libnbd
+ * fields, every bad file gives its exact reason, partitions get the numbers Linux gives. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
