@@ -3,7 +3,8 @@
 #   man --warnings on rtftp.8 and rtftp.nbd.5 (no warning at all),
 #   apparmor_parser -Q on the profile as configured by CMake,
 #   systemd-analyze verify on the units as configured by CMake, with ExecStart
-#   pointed at the freshly built binary (verify checks that it exists).
+#   pointed at the freshly built binary (verify checks that it exists);
+#   KillMode=mixed in both services.
 # Usage: static.sh SOURCE_DIR BUILD_DIR RTFTP_BIN_DIR
 set -eu
 TEST_NAME=packaging.static
@@ -37,3 +38,11 @@ out=$(cd "$tmp" && timeout 120 systemd-analyze verify --man=no \
 	die "systemd-analyze verify: $out"
 [ -z "$out" ] || die "systemd-analyze verify printed: $out"
 log "systemd-analyze verify: clean"
+
+# SIGTERM to the parent alone (it stops its children itself); the final
+# SIGKILL still reaches the whole control group.
+for u in rtftp.service rtftp-standalone.service; do
+	grep -qx 'KillMode=mixed' "$build/packaging/systemd/$u" ||
+		die "$u: no KillMode=mixed (systemd's SIGTERM would reach qemu: false 'appliance crashed')"
+done
+log "KillMode=mixed in both services"
