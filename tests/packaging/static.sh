@@ -1,7 +1,9 @@
 #!/bin/sh
 # packaging.static: the pieces that need no package build.
 #   man --warnings on rtftp.8 and rtftp.nbd.5 (no warning at all),
-#   apparmor_parser -Q on the profile as configured by CMake,
+#   apparmor_parser -Q -K and -p on the profile as configured by CMake, and
+#   apparmor_check.py (helpers stacked, not entered: no_new_privs; the stacked
+#   profiles' rules in the parent's; signal peers on both sides),
 #   systemd-analyze verify on the units as configured by CMake, with ExecStart
 #   pointed at the freshly built binary (verify checks that it exists);
 #   KillMode=mixed in both services.
@@ -11,7 +13,7 @@ TEST_NAME=packaging.static
 . "$(dirname "$0")/lib.sh"
 src=$1 build=$2 bindir=$3
 
-need_pkgs man-db groff-base apparmor systemd
+need_pkgs man-db groff-base bsdextrautils apparmor systemd python3
 
 for page in "$src/packaging/man/rtftp.8" "$src/packaging/man/rtftp.nbd.5"; do
 	err=$(LC_ALL=C.UTF-8 MANWIDTH=80 timeout 60 man --warnings -l "$page" 2>&1 >/dev/null) ||
@@ -25,6 +27,11 @@ profile="$build/packaging/apparmor/usr.sbin.rtftp"
 out=$(timeout 60 apparmor_parser -Q -K -q "$profile" 2>&1) ||
 	die "apparmor_parser -Q rejected $profile: $out"
 log "apparmor_parser -Q -K $(basename "$profile"): accepted"
+out=$(timeout 60 apparmor_parser -p "$profile" 2>&1 >/dev/null) ||
+	die "apparmor_parser -p (preprocess, includes) failed on $profile: $out"
+# stacks, not transitions (no_new_privs); helpers' rules in the parent's; signals
+python3 "$(dirname "$0")/apparmor_check.py" "$profile" >&2 ||
+	die "the AppArmor profiles would not work together when enforced (above)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
