@@ -1,6 +1,7 @@
 #!/bin/sh
 # packaging.static: the pieces that need no package build.
-#   man --warnings on rtftp.8 and rtftp.nbd.5 (no warning at all),
+#   man --warnings on rtftp.8 and rtftp.nbd.5 (no warning at all), and the
+#   defaults in rtftp.8 against rtftp --help (man_defaults.py),
 #   apparmor_parser -Q -K and -p on the profile as configured by CMake, and
 #   apparmor_check.py (helpers stacked, not entered: no_new_privs; the stacked
 #   profiles' rules in the parent's; signal peers on both sides),
@@ -21,6 +22,14 @@ for page in "$src/packaging/man/rtftp.8" "$src/packaging/man/rtftp.nbd.5"; do
 	[ -z "$err" ] || die "man --warnings on $page: $err"
 	log "man --warnings -l $(basename "$page"): clean"
 done
+
+# rtftp(8) states the defaults --help states (man_defaults.py)
+[ -x "$bindir/rtftp" ] || die "$bindir/rtftp not built"
+"$bindir/rtftp" --help > "$build/rtftp-help.txt" 2>&1 || die "rtftp --help failed"
+LC_ALL=C.UTF-8 MANWIDTH=200 timeout 60 man -l "$src/packaging/man/rtftp.8" 2>/dev/null |
+	col -bx > "$build/rtftp.8.txt"
+python3 "$(dirname "$0")/man_defaults.py" "$build/rtftp.8.txt" "$build/rtftp-help.txt" >&2 ||
+	die "rtftp(8) and rtftp --help disagree on defaults (above)"
 
 profile="$build/packaging/apparmor/usr.sbin.rtftp"
 [ -f "$profile" ] || die "$profile missing (is add_subdirectory(packaging) in CMakeLists.txt?)"
