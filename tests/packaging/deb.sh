@@ -58,6 +58,14 @@ fi
 deb=$(ls "$work"/out/rtftp_*_"$(dpkg --print-architecture)".deb)
 log "built $(basename "$deb")"
 dpkg-deb -f "$deb" Depends >&2
+# the appliance's kernel: Debian's (linux-image-ARCH) or Ubuntu's (linux-image-generic)
+arch=$(dpkg --print-architecture)
+case $arch in amd64|arm64)
+	for k in "linux-image-$arch" linux-image-generic linux-image-virtual; do
+		dpkg-deb -f "$deb" Depends | tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' | grep -qx "$k" ||
+			die "Depends: no $k alternative for the appliance's kernel"
+	done ;;
+esac
 
 # 1b. the maintainer scripts' handling of the units (fresh install, upgrade, remove)
 "$(dirname "$0")/deb_maintscripts.sh" "$deb"
