@@ -7,7 +7,8 @@
 #   profiles' rules in the parent's; signal peers on both sides),
 #   systemd-analyze verify on the units as configured by CMake, with ExecStart
 #   pointed at the freshly built binary (verify checks that it exists);
-#   KillMode=mixed in both services.
+#   KillMode=mixed in both services;
+#   scripts/deps.sh installs no TFTP server (tftpd-hpa & co start on port 69).
 # Usage: static.sh SOURCE_DIR BUILD_DIR RTFTP_BIN_DIR
 set -eu
 TEST_NAME=packaging.static
@@ -30,6 +31,18 @@ LC_ALL=C.UTF-8 MANWIDTH=200 timeout 60 man -l "$src/packaging/man/rtftp.8" 2>/de
 	col -bx > "$build/rtftp.8.txt"
 python3 "$(dirname "$0")/man_defaults.py" "$build/rtftp.8.txt" "$build/rtftp-help.txt" >&2 ||
 	die "rtftp(8) and rtftp --help disagree on defaults (above)"
+
+# scripts/deps.sh (run by the demo and the tests) installs no TFTP server: their packages
+# start a service on port 69 and enable it at boot, which would block rtftp.socket later
+# (bench/run.sh installs its peers itself, with the service disabled).
+deps_pkgs=$(awk '/^pkgs=\(/ { on = 1; next } on && /^\)/ { on = 0 } on { sub(/#.*/, ""); print }' \
+	"$src/scripts/deps.sh" | tr -s ' \t' '\n\n' | grep -v '^$')
+[ "$(printf '%s\n' "$deps_pkgs" | wc -l)" -ge 10 ] || die "cannot read the package list of scripts/deps.sh"
+for p in tftpd-hpa atftpd tftpd dnsmasq; do
+	! printf '%s\n' "$deps_pkgs" | grep -qx -- "$p" ||
+		die "scripts/deps.sh installs $p, a TFTP server that starts on port 69 at install and boot"
+done
+log "scripts/deps.sh: $(printf '%s\n' "$deps_pkgs" | wc -l) packages, no TFTP server"
 
 profile="$build/packaging/apparmor/usr.sbin.rtftp"
 [ -f "$profile" ] || die "$profile missing (is add_subdirectory(packaging) in CMakeLists.txt?)"
