@@ -4,10 +4,14 @@ together under no_new_privs. Usage: apparmor_check.py PROFILE_FILE (as configure
 
 1. Only top-level profiles (no child profiles, no hats), each one's rules read
    from the file itself (includes are not followed).
-2. Every exec transition (Px, Cx, Pix, ...) is a stack, "-> &NAME" with NAME a
-   profile of this file: rtftp sets no_new_privs before it starts a helper,
+2. Every exec transition (Px, Cx, Pix, ...) goes to a stacked label that
+   contains the current profile, written in full: "-> CURRENT//&NAME", NAME a
+   profile of this file. rtftp sets no_new_privs before it starts a helper,
    and under it the kernel refuses a transition to a label that does not
-   contain the current one (security/apparmor/domain.c, "no new privs").
+   contain the current one (security/apparmor/domain.c, "no new privs"). A
+   target "&NAME" is refused here too: the kernel (x_to_label) stacks NAME on
+   the profile that attaches to the executable's path, not on the current
+   one.
 3. Stacked, a helper may do only what both profiles allow: every rule of a
    stacked profile (deny rules aside) is also, verbatim, in the profile that
    stacks it.
@@ -57,6 +61,11 @@ for raw in text.splitlines():
 if not profiles:
     sys.exit("apparmor_check: no profile found in " + sys.argv[1])
 
+def label(*names):
+    # the kernel orders the profiles of a stacked label by name
+    return '//&'.join(sorted(names))
+
+
 # 2. exec transitions
 stacks = []    # (parent, helper)
 for name, rules in profiles.items():
@@ -64,19 +73,26 @@ for name, rules in profiles.items():
         if re.search(r'\s[pPcC][iu]?x(\s|$)', r):
             m = re.search(r'->\s*(\S+)$', r)
             target = m.group(1) if m else None
-            if not target or not target.startswith('&'):
-                errors.append(f"{name}: '{r}' is a transition, not a stack (-> &NAME): "
-                              "refused under no_new_privs")
+            if target and target.startswith('&'):
+                errors.append(f"{name}: '{r}': '-> &NAME' stacks NAME on the profile attached "
+                              f"to the executable's path, not on {name}; write "
+                              f"'-> {name}//{target}'")
                 continue
-            if target[1:] not in profiles:
-                errors.append(f"{name}: '{r}' stacks {target[1:]}, which this file does not define")
+            parts = target.split('//&') if target else []
+            if len(parts) < 2 or name not in parts:
+                errors.append(f"{name}: '{r}' is a transition to a label without {name}, "
+                              f"refused under no_new_privs; stack: '-> {name}//&NAME'")
                 continue
-            stacks.append((name, target[1:]))
-
-
-def label(*names):
-    # the kernel orders the profiles of a stacked label by name
-    return '//&'.join(sorted(names))
+            others = [p for p in parts if p != name]
+            missing = [p for p in others if p not in profiles]
+            if missing:
+                errors.append(f"{name}: '{r}' stacks {', '.join(missing)}, not defined in this file")
+                continue
+            if target != label(*parts):
+                errors.append(f"{name}: '{r}': the kernel names this label {label(*parts)}; "
+                              "write it so, as the signal peers must")
+            for h in others:
+                stacks.append((name, h))
 
 
 # 3. a stacked profile's rules are all in the stacking profile
