@@ -7,8 +7,8 @@
 # Every server and every load runs inside one network namespace that this script creates (its own
 # loopback; dnsmasq's TFTP server only binds port 69) and removes at the end. Each server runs in
 # its own cgroup: server CPU (all its processes, children included) and memory come from there.
-# Nothing on the host is changed: no sysctl, no firewall; the namespace keeps its default
-# net.core.* values.
+# Nothing on the host is changed but the peers' packages, installed when missing (tftpd-hpa with
+# its service disabled): no sysctl, no firewall; the namespace keeps its default net.core.* values.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,8 +60,51 @@ if want rtftp && [[ ! -x ${RTFTP_BIN:-/nonexistent}/rtftp ]]; then
   echo "run.sh: no rtftp binary (set RTFTP_BIN=dir); running the peers only" >&2
   SERVERS=$(echo " $SERVERS " | sed 's/ rtftp / /'); SOAK_SERVERS=$(echo " $SOAK_SERVERS " | sed 's/ rtftp / /')
 fi
-want hpa && ! command -v in.tftpd >/dev/null && die "in.tftpd missing (apt-get install tftpd-hpa)"
-want dnsmasq && ! command -v dnsmasq >/dev/null && die "dnsmasq missing (apt-get install dnsmasq-base)"
+
+# ------------------------------------------------------------------ peers: installed here when missing
+# Not by scripts/deps.sh, which every demo and test run uses: tftpd-hpa's package starts a TFTP
+# server on port 69 and enables it at boot (it would block rtftp.socket later, and its install
+# fails when port 69 is taken). This script runs in.tftpd itself, inside its namespace, so the
+# service is never wanted: a temporary policy-rc.d (exit 101, "action forbidden") keeps the
+# package's postinst from starting it at all, whatever the init system, and the service is then
+# disabled at boot (update-rc.d for the init script, systemctl on a systemd host). dnsmasq-base
+# has no service.
+policy=/usr/sbin/policy-rc.d
+restore_policy() {
+  if [[ -e $policy.rtftp-bench ]]; then mv -f "$policy.rtftp-bench" "$policy"; else rm -f "$policy"; fi
+}
+install_peers() {
+  local pkgs=()
+  want hpa && ! command -v in.tftpd >/dev/null && pkgs+=(tftpd-hpa)
+  want dnsmasq && ! command -v dnsmasq >/dev/null && pkgs+=(dnsmasq-base)
+  ((${#pkgs[@]})) || return 0
+  command -v apt-get >/dev/null || die "missing ${pkgs[*]}: install them (without starting tftpd-hpa's service)"
+  echo "run.sh: installing the benchmark peers: ${pkgs[*]}" >&2
+  [[ -e $policy ]] && mv -f "$policy" "$policy.rtftp-bench"
+  trap restore_policy EXIT
+  trap 'exit 130' INT TERM
+  printf '#!/bin/sh\n# bench/run.sh: no service starts while it installs its peers\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  local rc=0
+  timeout 600 apt-get -o DPkg::Lock::Timeout=300 update -qq || rc=$?
+  ((rc == 0)) && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+    --no-install-recommends "${pkgs[@]}" || rc=$?
+  restore_policy
+  trap - EXIT
+  ((rc == 0)) || die "apt-get install ${pkgs[*]} failed"
+  if [[ " ${pkgs[*]} " == *" tftpd-hpa "* ]]; then
+    update-rc.d tftpd-hpa disable >/dev/null 2>&1 || true
+    if [[ -d /run/systemd/system ]]; then
+      timeout 60 systemctl disable --now tftpd-hpa >/dev/null 2>&1 || true
+    else
+      timeout 60 /etc/init.d/tftpd-hpa stop >/dev/null 2>&1 || true
+    fi
+    echo "run.sh: tftpd-hpa installed with its service disabled and stopped (this script runs in.tftpd itself)" >&2
+  fi
+}
+install_peers
+want hpa && ! command -v in.tftpd >/dev/null && die "in.tftpd missing after the install"
+want dnsmasq && ! command -v dnsmasq >/dev/null && die "dnsmasq missing after the install"
 
 # tftpload: TFTPLOAD=path, else build it from bench/ alone (works even if the rest does not build)
 if [[ -z ${TFTPLOAD:-} ]]; then

@@ -255,6 +255,18 @@ int nbdconf_path_within(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* A key as printable ASCII for the log: '"' and anything unprintable as \xNN, cut to fit.
+ * out is always terminated, also for the empty key. */
+static void escape_key(const char *key, char *out, size_t cap)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (const char *s = key; *s && k + 5 < cap; s++)
+		k += (size_t)snprintf(out + k, cap - k,
+				      isprint((unsigned char)*s) && *s != '"' ? "%c" : "\\x%02x",
+				      (unsigned char)*s);
+}
+
 /* cJSON keeps duplicate keys; a config with two "url" is ambiguous, so refuse it. */
 static int check_keys(const cJSON *obj, const char *const *known, const char *where,
 		      char *err, size_t errlen, nbdconf_warn_fn warn, void *arg)
@@ -268,11 +280,7 @@ static int check_keys(const cJSON *obj, const char *const *known, const char *wh
 			ok = ok || strcmp(a->string, known[i]) == 0;
 		if (!ok && warn) {
 			char msg[160], esc[80];
-			size_t k = 0;
-			for (const char *s = a->string; *s && k + 5 < sizeof(esc); s++)
-				k += (size_t)snprintf(esc + k, sizeof(esc) - k,
-						      isprint((unsigned char)*s) && *s != '"' ? "%c" : "\\x%02x",
-						      (unsigned char)*s);
+			escape_key(a->string, esc, sizeof(esc));
 			snprintf(msg, sizeof(msg), "%s: unknown key \"%s\" ignored", where, esc);
 			warn(msg, arg);
 		}
@@ -410,6 +418,25 @@ static void where_in(const char *buf, size_t off, int *line, int *col)
 	}
 }
 
+/* Offset of the first \u0000 escape inside a string (key or value), or len if none.
+ * cJSON decodes it to a NUL that silently ends the C string ("nbd://h/x\u0000y" would be
+ * read as nbd://h/x), so such a file is refused before it is parsed. Escapes are skipped
+ * whole: in "\\u0000" the backslash is escaped and u0000 is plain text. */
+static size_t find_nul_escape(const char *buf, size_t len)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && buf[i] == '\\' && i + 1 < len) {
+			if (len - i >= 6 && memcmp(buf + i + 1, "u0000", 5) == 0)
+				return i;
+			i++;    /* the escaped character: never a closing quote or a new escape */
+		}
+	}
+	return len;
+}
+
 int nbdconf_parse(const char *buf, size_t len, struct nbdconf *out,
 		  char *err, size_t errlen, nbdconf_warn_fn warn, void *warn_arg)
 {
@@ -424,6 +451,13 @@ int nbdconf_parse(const char *buf, size_t len, struct nbdconf *out,
 		return fail(err, errlen, "the file is empty");
 	if (memchr(buf, '\0', len))
 		return fail(err, errlen, "not JSON: the file contains a NUL byte");
+	size_t nul = find_nul_escape(buf, len);
+	if (nul < len) {
+		int line, col;
+		where_in(buf, nul, &line, &col);
+		return fail(err, errlen, "a \\u0000 escape at line %d column %d: no key or value may contain NUL",
+			    line, col);
+	}
 	cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (!root) {
 		int line, col;

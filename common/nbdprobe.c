@@ -170,22 +170,67 @@ static bool is_extended(uint8_t type)
 	return type == 0x05 || type == 0x0f || type == 0x85;
 }
 
-/* Logical partitions: a chain of EBRs inside the extended one, numbered from 5 like Linux. */
-static int walk_ebr(struct probe *p, struct nbdprobe_result *r, uint64_t ext_lba)
+/* Where the walk of an EBR chain is. Links give their start relative to the extended
+ * partition, data entries relative to the EBR that holds them. */
+struct ebr_pos {
+	uint64_t ext_lba, ext_nsect;    /* the primary extended partition */
+	uint64_t off, nsect;            /* this EBR and the extent its link gave it */
+};
+
+/* Entries 3 and 4 of an EBR often hold garbage: like Linux, they count only when they lie
+ * inside both this EBR's extent and the extended partition. */
+static bool inside_ebr(const struct ebr_pos *at, uint64_t start, uint64_t nsect)
+{
+	return start + nsect <= at->nsect && at->off + start + nsect <= at->ext_nsect;
+}
+
+/* The data partitions of one EBR, numbered on from *number as Linux does
+ * (block/partitions/msdos.c, parse_extended): every entry with sectors that is not a link,
+ * whatever its type byte, in slot order. Numbers stop at NBDPROBE_MAX_PARTS, the highest a
+ * .nbd file can name. */
+static void add_logicals(struct nbdprobe_result *r, const uint8_t *ebr, const struct ebr_pos *at,
+			 int *number)
+{
+	for (int i = 0; i < 4 && *number <= NBDPROBE_MAX_PARTS; i++) {
+		const uint8_t *e = ebr + 446 + 16 * i;
+		uint64_t start = le32(e + 8), nsect = le32(e + 12);
+		if (nsect == 0 || is_extended(e[4]))
+			continue;
+		if (i >= 2 && !inside_ebr(at, start, nsect))
+			continue;
+		add_part(r, (*number)++, at->ext_lba + at->off + start, nsect);
+	}
+}
+
+/* The link to the next EBR: the first extended-type entry with sectors, or NULL. */
+static const uint8_t *next_link(const uint8_t *ebr)
+{
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *e = ebr + 446 + 16 * i;
+		if (is_extended(e[4]) && le32(e + 12) != 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Logical partitions: the chain of EBRs inside one extended partition. The chain only
+ * goes forward (a link back or to itself would loop) and has at most MAX_LOGICAL links. */
+static int walk_ebr(struct probe *p, struct nbdprobe_result *r, const uint8_t *ext, int *number)
 {
 	uint8_t s[SECTOR];
-	uint64_t next = 0;
-	for (int n = 5; n < 5 + MAX_LOGICAL; n++) {
-		if (read_at(p, s, sizeof(s), (ext_lba + next) * SECTOR) < 0)
+	struct ebr_pos at = { .ext_lba = le32(ext + 8), .ext_nsect = le32(ext + 12) };
+	at.nsect = at.ext_nsect;
+	for (int link = 0; link < MAX_LOGICAL; link++) {
+		if (read_at(p, s, sizeof(s), (at.ext_lba + at.off) * SECTOR) < 0)
 			return -1;
 		if (s[510] != 0x55 || s[511] != 0xaa)
 			return 0;
-		const uint8_t *e0 = s + 446, *e1 = s + 462;
-		if (e0[4] != 0 && le32(e0 + 12) != 0)
-			add_part(r, n, ext_lba + next + le32(e0 + 8), le32(e0 + 12));
-		if (!is_extended(e1[4]) || le32(e1 + 8) == 0 || le32(e1 + 8) <= next)
-			return 0;       /* end of chain; a backwards link would loop */
-		next = le32(e1 + 8);
+		add_logicals(r, s, &at, number);
+		const uint8_t *l = next_link(s);
+		if (!l || le32(l + 8) <= at.off)
+			return 0;
+		at.off = le32(l + 8);
+		at.nsect = le32(l + 12);
 	}
 	return 0;
 }
@@ -221,6 +266,19 @@ static int read_gpt(struct probe *p, struct nbdprobe_result *r)
 	return rc;
 }
 
+/* Linux (msdos_partition) and libblkid take a sector with 55aa for a partition table only
+ * when every boot indicator is 0 or 0x80; otherwise it is, say, the boot sector of a FAT
+ * filesystem without a table, whose code bytes would read as partitions. */
+static bool boot_flags_valid(const uint8_t *mbr)
+{
+	for (int i = 0; i < 4; i++) {
+		uint8_t flag = mbr[446 + 16 * i];
+		if (flag != 0 && flag != 0x80)
+			return false;
+	}
+	return true;
+}
+
 static int read_table(struct probe *p, struct nbdprobe_result *r)
 {
 	uint8_t s[SECTOR];
@@ -234,13 +292,16 @@ static int read_table(struct probe *p, struct nbdprobe_result *r)
 	for (int i = 0; i < 4; i++)
 		if (s[446 + 16 * i + 4] == 0xee)
 			return read_gpt(p, r);
+	if (!boot_flags_valid(s))
+		return 0;
 	snprintf(r->table, sizeof(r->table), "mbr");
+	int logical = 5;        /* one count across every extended partition, as in Linux */
 	for (int i = 0; i < 4; i++) {
 		const uint8_t *e = s + 446 + 16 * i;
-		if (e[4] == 0 || le32(e + 12) == 0)
-			continue;
+		if (le32(e + 12) == 0)
+			continue;       /* Linux skips only empty entries, whatever the type byte */
 		add_part(r, i + 1, le32(e + 8), le32(e + 12));
-		if (is_extended(e[4]) && walk_ebr(p, r, le32(e + 8)) < 0)
+		if (is_extended(e[4]) && walk_ebr(p, r, e, &logical) < 0)
 			return -1;
 	}
 	return 0;

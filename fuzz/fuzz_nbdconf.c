@@ -24,11 +24,21 @@ static void check(const struct nbdconf *c)
 			abort();
 }
 
+/* Warnings (unknown keys) are built from hostile key bytes: each must be one terminated,
+ * printable line. */
+static void check_warning(const char *msg, void *arg)
+{
+	(void)arg;
+	for (const char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct nbdconf c;
 	char err[NBDCONF_ERR_MAX];
-	if (nbdconf_parse((const char *)data, size, &c, err, sizeof(err), NULL, NULL) == 0)
+	if (nbdconf_parse((const char *)data, size, &c, err, sizeof(err), check_warning, NULL) == 0)
 		check(&c);
 	else if (!memchr(err, '\0', sizeof(err)) || !err[0])
 		abort();

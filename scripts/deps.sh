@@ -12,8 +12,8 @@ pkgs=(
   # tests: stock TFTP clients, NBD server and tools, disk image tools
   python3 curl tftp-hpa atftp busybox nbdkit libnbd-bin mtools dosfstools e2fsprogs fdisk
   iproute2 procps util-linux passwd
-  # benchmark peers
-  tftpd-hpa dnsmasq-base
+  # (the benchmark peers, tftpd-hpa and dnsmasq-base, are installed by bench/run.sh when it
+  # runs: tftpd-hpa's package starts a TFTP server on port 69 and enables it at boot)
   # packaging
   debhelper dh-apparmor devscripts dpkg-dev lintian fakeroot rpm systemd apparmor man-db groff-base
 )

@@ -1,6 +1,6 @@
-/* Unit tests of the .nbd parser (common/nbdconf.c) and the filesystem sniffer
- * (common/nbdprobe.c): good files map to the right libguestfs/libnbd fields, every bad
- * file gives its exact reason. */
+/* Unit tests of the .nbd parser (common/nbdconf.c), the partition table reader and the
+ * filesystem sniffer (common/nbdprobe.c): good files map to the right libguestfs/libnbd
+ * fields, every bad file gives its exact reason, partitions get the numbers Linux gives. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +10,12 @@
 #include "nbdprobe.h"
 
 static int failures, warnings;
+static char last_warning[256];
 
 static void on_warn(const char *msg, void *arg)
 {
 	(void)arg;
-	(void)msg;
+	snprintf(last_warning, sizeof(last_warning), "%s", msg);
 	warnings++;
 }
 
@@ -26,6 +27,20 @@ static void bad(const char *json, const char *reason)
 		printf("FAIL accepted: %s\n", json);
 		failures++;
 	} else if (!strstr(err, reason)) {
+		printf("FAIL reason for %s\n  got \"%s\"\n  want \"%s\"\n", json, err, reason);
+		failures++;
+	}
+}
+
+/* The whole error text, not a part of it. */
+static void bad_exact(const char *json, const char *reason)
+{
+	static struct nbdconf c;
+	char err[NBDCONF_ERR_MAX] = "";
+	if (nbdconf_parse(json, strlen(json), &c, err, sizeof(err), on_warn, NULL) == 0) {
+		printf("FAIL accepted: %s (url \"%s\")\n", json, c.url);
+		failures++;
+	} else if (strcmp(err, reason) != 0) {
 		printf("FAIL reason for %s\n  got \"%s\"\n  want \"%s\"\n", json, err, reason);
 		failures++;
 	}
@@ -78,6 +93,38 @@ static void test_good(void)
 		printf("FAIL unknown key gave no warning\n"), failures++;
 }
 
+/* Leaves non-zero bytes where the next call's stack frames go, so a buffer that the
+ * parser forgets to terminate shows as garbage instead of by luck as "". */
+__attribute__((noinline)) static void dirty_stack(void)
+{
+	volatile char junk[16384];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)0xa5;
+}
+
+/* Each unknown key gives one warning that names it, escaped; the empty key too. */
+static void test_unknown_keys(void)
+{
+	static const char *const cases[][2] = {
+		{ "\"\":1", "mounts[0]: unknown key \"\" ignored" },
+		{ "\"ab\\\"c\":1", "mounts[0]: unknown key \"ab\\x22c\" ignored" },
+		{ "\"\\u00e9\":1", "mounts[0]: unknown key \"\\xc3\\xa9\" ignored" },
+	};
+	char json[256];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"url\":\"nbd://h/x\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/\",%s}]}",
+			 cases[i][0]);
+		int w = warnings;
+		last_warning[0] = '\0';
+		dirty_stack();
+		good(json);
+		if (warnings != w + 1)
+			printf("FAIL %s: %d warnings, want 1\n", json, warnings - w), failures++;
+		expect_str(json, last_warning, cases[i][1]);
+	}
+}
+
 static void test_bad_json(void)
 {
 	char *big = malloc(10u << 20);
@@ -96,6 +143,25 @@ static void test_bad_json(void)
 	bad("{} {}", "trailing data");
 	if (nbdconf_parse("{\0}", 3, &c, err, sizeof(err), NULL, NULL) == 0 || !strstr(err, "NUL"))
 		printf("FAIL NUL byte\n"), failures++;
+}
+
+/* cJSON turns \u0000 into a NUL that ends the C string: "nbd://h/x\u0000y" would be taken
+ * as nbd://h/x. Refused wherever it is, keys too; an escaped backslash before u0000 is text. */
+static void test_nul_escape(void)
+{
+	bad_exact("{\"url\":\"nbd://h/x\\u0000y\"," M2 "}",
+		  "a \\u0000 escape at line 1 column 18: no key or value may contain NUL");
+	bad_exact("{\"url\\u0000x\":\"nbd://h/x\"," M2 "}",
+		  "a \\u0000 escape at line 1 column 6: no key or value may contain NUL");
+	bad_exact("{\"url\":\"nbd://h/x\",\n \"mounts\":[{\"partition\":1,\"mountpoint\":\"/\",\"\\u0000\":1}]}",
+		  "a \\u0000 escape at line 2 column 45: no key or value may contain NUL");
+	/* an escaped backslash, then a real \u0000 */
+	bad_exact("{\"url\":\"nbd://h/x\"," M2 ",\"tftp_root\":\"/a\\\\\\u0000\"}",
+		  "a \\u0000 escape at line 1 column 118: no key or value may contain NUL");
+	const struct nbdconf *c = good("{\"url\":\"nbd://h/x\"," M2 ",\"tftp_root\":\"/a\\\\u0000\"}");
+	expect_str("escaped backslash before u0000", c->tftp_root, "/a\\u0000");
+	c = good("{\"url\":\"nbd://h/x\"," M2 ",\"tftp_root\":\"/\\\"\\u0041\\\\\\u00e9\"}");
+	expect_str("other escapes", c->tftp_root, "/\"A\\\xc3\xa9");
 }
 
 static void test_bad_fields(void)
@@ -225,6 +291,189 @@ static void test_image(void)
 		printf("FAIL image shorter than a sector\n"), failures++;
 }
 
+/* MBR images for the numbering of logical partitions, which must be the kernel's
+ * (block/partitions/msdos.c: msdos_partition, parse_extended): a .nbd names /dev/sdaN.
+ * How the expectations were obtained: NBDPROBE_DUMP_DIR=DIR writes every image to
+ * DIR/NAME.img, and `partx -s -g -o NR,START,SECTORS DIR/NAME.img` (util-linux 2.38.1;
+ * libblkid follows the kernel's rules) printed exactly the partitions listed for each.
+ * `sfdisk -d` agrees on chain, empty-first-ebr, link-in-slot-1 and zero-type, but libfdisk
+ * ignores data in EBR slots 3-4 and a second extended partition, which the kernel reads.
+ * The disk is 4096 sectors; p1 is sectors 64-127, the extended p2 256-4095. */
+enum { DISK_SECTORS = 4096 };
+static uint8_t disk[DISK_SECTORS * 512];
+
+struct want_part {
+	int number;
+	uint32_t start, nsect;     /* sectors */
+};
+
+static void put_entry(uint32_t table_lba, int slot, uint8_t type, uint32_t start, uint32_t nsect)
+{
+	uint8_t *table = disk + (size_t)table_lba * 512, *e = table + 446 + 16 * slot;
+	e[4] = type;
+	put32(e + 8, start);
+	put32(e + 12, nsect);
+	table[510] = 0x55, table[511] = 0xaa;
+}
+
+static void new_disk(uint8_t ext_type, uint32_t ext_nsect)
+{
+	memset(disk, 0, sizeof(disk));
+	put_entry(0, 0, 0x83, 64, 64);
+	put_entry(0, 1, ext_type, 256, ext_nsect);
+}
+
+static void dump_disk(const char *name)
+{
+	const char *dir = getenv("NBDPROBE_DUMP_DIR");
+	char path[512];
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.img", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(disk, sizeof(disk), 1, f) != 1 || fclose(f) != 0)
+		printf("FAIL cannot write %s\n", path), failures++;
+}
+
+/* The partitions found are exactly want, in any order. */
+static void expect_parts(const char *name, const struct want_part *want, int n)
+{
+	static struct nbdprobe_result r;
+	char err[256] = "";
+	dump_disk(name);
+	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) != 0 || strcmp(r.table, "mbr")) {
+		printf("FAIL %s: %s table=%s\n", name, err, r.table), failures++;
+		return;
+	}
+	int before = failures;
+	if (r.nparts != n)
+		printf("FAIL %s: %d partitions, want %d\n", name, r.nparts, n), failures++;
+	for (int i = 0; i < n; i++) {
+		int k = 0;
+		while (k < r.nparts && r.parts[k].number != want[i].number)
+			k++;
+		if (k == r.nparts || r.parts[k].start != (uint64_t)want[i].start * 512 ||
+		    r.parts[k].size != (uint64_t)want[i].nsect * 512)
+			printf("FAIL %s: partition %d is not at %u+%u\n", name, want[i].number,
+			       want[i].start, want[i].nsect), failures++;
+	}
+	for (int i = 0; failures > before && i < r.nparts; i++)
+		printf("  %s has %d at %llu+%llu\n", name, r.parts[i].number,
+		       (unsigned long long)(r.parts[i].start / 512), (unsigned long long)(r.parts[i].size / 512));
+}
+
+static void test_logical_numbering(void)
+{
+	/* The usual chain: data in slot 1, link in slot 2; links relative to the extended
+	 * partition (256), data relative to its EBR. */
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	put_entry(256, 1, 0x05, 512, 1024);
+	put_entry(768, 0, 0x83, 64, 256);
+	static const struct want_part chain[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 }, { 6, 832, 256 } };
+	expect_parts("chain", chain, 4);
+
+	/* The first EBR holds only a link: the first data partition is still 5 (was 6). */
+	new_disk(0x05, 3840);
+	put_entry(256, 1, 0x05, 512, 1024);
+	put_entry(768, 0, 0x83, 64, 256);
+	static const struct want_part empty_first[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 832, 256 } };
+	expect_parts("empty-first-ebr", empty_first, 3);
+
+	/* DR-DOS order: the link in slot 1, the data in slot 2. */
+	new_disk(0x0f, 3840);
+	put_entry(256, 0, 0x0f, 512, 1024);
+	put_entry(256, 1, 0x83, 64, 128);
+	put_entry(768, 0, 0x83, 64, 256);
+	static const struct want_part link_first[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 128 }, { 6, 832, 256 } };
+	expect_parts("link-in-slot-1", link_first, 4);
+
+	/* Slots 3 and 4 count when inside both the EBR's extent and the extended partition:
+	 * EBR 256: slot 3 at 384 counts, slot 4 ends past the disk; EBR 768 (extent 1024):
+	 * slot 3 ends past the extent, slot 4 at 1024 counts. */
+	new_disk(0x85, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	put_entry(256, 1, 0x05, 512, 1024);
+	put_entry(256, 2, 0x83, 128, 64);
+	put_entry(256, 3, 0x83, 4000, 200);
+	put_entry(768, 0, 0x83, 64, 128);
+	put_entry(768, 2, 0x83, 512, 600);
+	put_entry(768, 3, 0x07, 256, 256);
+	static const struct want_part four_slots[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 },
+						       { 6, 384, 64 }, { 7, 832, 128 }, { 8, 1024, 256 } };
+	expect_parts("slots-3-and-4", four_slots, 6);
+
+	/* A type byte of 0 with sectors is a partition to Linux, primary (3) or logical (5). */
+	new_disk(0x05, 3840);
+	put_entry(0, 2, 0x00, 128, 64);
+	put_entry(256, 0, 0x00, 64, 64);
+	put_entry(256, 1, 0x05, 512, 1024);
+	put_entry(768, 0, 0x83, 64, 256);
+	static const struct want_part zero_type[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 3, 128, 64 },
+						      { 5, 320, 64 }, { 6, 832, 256 } };
+	expect_parts("zero-type", zero_type, 5);
+
+	/* Two extended partitions: the second one's logicals number on from the first's. */
+	new_disk(0x05, 1792);
+	put_entry(0, 2, 0x0f, 2048, 2048);
+	put_entry(256, 0, 0x83, 64, 128);
+	put_entry(2048, 0, 0x83, 64, 256);
+	static const struct want_part two_ext[] = { { 1, 64, 64 }, { 2, 256, 1792 }, { 3, 2048, 2048 },
+						    { 5, 320, 128 }, { 6, 2112, 256 } };
+	expect_parts("two-extended", two_ext, 5);
+
+	/* A link back to the first EBR ends the chain instead of looping. */
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	put_entry(256, 1, 0x05, 512, 1024);
+	put_entry(768, 0, 0x83, 64, 256);
+	put_entry(768, 1, 0x05, 0, 3840);
+	expect_parts("link-back", chain, 4);
+}
+
+/* A boot indicator other than 0 or 0x80 means the sector is no partition table (a FAT boot
+ * sector, say) to the kernel (msdos_partition) and libblkid: partx -s on these bytes says
+ * "failed to read partition table" (libfdisk's sfdisk -d still lists them). With 0x80 it
+ * is a table again: partx -s gives 1, 2, 5. */
+static void test_boot_indicator(void)
+{
+	static struct nbdprobe_result r;
+	char err[256] = "";
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	disk[446 + 16] = 0x12;
+	dump_disk("bad-boot-flag");
+	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) != 0 || strcmp(r.table, "none") || r.nparts)
+		printf("FAIL bad boot indicator: %s table=%s nparts=%d\n", err, r.table, r.nparts), failures++;
+	disk[446 + 16] = 0x80;
+	static const struct want_part flagged[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 } };
+	expect_parts("boot-flag-0x80", flagged, 3);
+}
+
+/* Three data entries per EBR in a long chain: numbers stop at NBDPROBE_MAX_PARTS (128, the
+ * highest a .nbd can name) and never run past it. Not compared with Linux, whose limit
+ * depends on the device (256 for sd). */
+static void test_logical_limit(void)
+{
+	static struct nbdprobe_result r;
+	char err[256] = "";
+	new_disk(0x05, 3840);
+	for (uint32_t k = 0; k < 60; k++) {
+		uint32_t ebr = 256 + 16 * k;
+		put_entry(ebr, 0, 0x83, 1, 1);
+		put_entry(ebr, 2, 0x83, 2, 1);
+		put_entry(ebr, 3, 0x83, 3, 1);
+		put_entry(ebr, 1, 0x05, 16 * (k + 1), 16);
+	}
+	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) != 0)
+		printf("FAIL long chain: %s\n", err), failures++;
+	int highest = 0;
+	for (int i = 0; i < r.nparts; i++)
+		highest = r.parts[i].number > highest ? r.parts[i].number : highest;
+	if (r.nparts != 2 + 124 || highest != NBDPROBE_MAX_PARTS)
+		printf("FAIL long chain: %d partitions up to %d\n", r.nparts, highest), failures++;
+}
+
 static void test_paths(void)
 {
 	if (!nbdconf_path_within("/boot/x", "/boot") || nbdconf_path_within("/bootx", "/boot") ||
@@ -235,11 +484,16 @@ static void test_paths(void)
 int main(void)
 {
 	test_good();
+	test_unknown_keys();
 	test_bad_json();
+	test_nul_escape();
 	test_bad_fields();
 	test_bad_urls();
 	test_sniff();
 	test_image();
+	test_logical_numbering();
+	test_logical_limit();
+	test_boot_indicator();
 	test_paths();
 	printf("%s (%d failures)\n", failures ? "FAILED" : "ALL OK", failures);
 	return failures ? 1 : 0;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # packaging.deb: the Debian package, end to end, on this machine.
 #  1. packaging/build-deb.sh builds rtftp_*.deb;
+#  1b. deb_maintscripts.sh: the units on install, upgrade and remove;
 #  2. lintian: no error (warnings are printed);
 #  3. apt-get install ./rtftp_*.deb (rtftp user, kvm membership, /var/cache/rtftp);
 #  4. systemd-analyze verify on the installed units, and the offline security
@@ -57,6 +58,17 @@ fi
 deb=$(ls "$work"/out/rtftp_*_"$(dpkg --print-architecture)".deb)
 log "built $(basename "$deb")"
 dpkg-deb -f "$deb" Depends >&2
+# the appliance's kernel: Debian's (linux-image-ARCH) or Ubuntu's (linux-image-generic)
+arch=$(dpkg --print-architecture)
+case $arch in amd64|arm64)
+	for k in "linux-image-$arch" linux-image-generic linux-image-virtual; do
+		dpkg-deb -f "$deb" Depends | tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' | grep -qx "$k" ||
+			die "Depends: no $k alternative for the appliance's kernel"
+	done ;;
+esac
+
+# 1b. the maintainer scripts' handling of the units (fresh install, upgrade, remove)
+"$(dirname "$0")/deb_maintscripts.sh" "$deb"
 
 # 2. lintian on the .changes (rtftp and rtftp-dbgsym): errors fail, the rest is shown
 changes=$(ls "$work"/out/rtftp_*_"$(dpkg --print-architecture)".changes)

@@ -3,6 +3,7 @@
 # Debian's rpm database cannot satisfy Fedora's BuildRequires names), then
 #   rpm -qpl: every file the package must ship is in it, with Fedora's paths;
 #   rpm -qpR: the runtime needs of the mounters and the sonames rpm found;
+#   rpm -qp --scripts: the systemd scriptlets (rpm_scriptlets.sh);
 #   the units inside read /etc/sysconfig/rtftp.
 # Usage: rpm.sh SOURCE_DIR WORK_DIR
 set -eu
@@ -38,6 +39,8 @@ grep -q '^/usr/share/man/man8/rtftp\.8' "$work/files" || die "rpm -qpl: rtftp.8 
 grep -q '^/usr/share/man/man5/rtftp\.nbd\.5' "$work/files" || die "rpm -qpl: rtftp.nbd.5 missing"
 ! grep -q '^/etc/default/' "$work/files" || die "rpm ships /etc/default (Debian's place)"
 log "rpm -qpl: all $(wc -l < "$work/files") paths as expected"
+
+"$(dirname "$0")/rpm_scriptlets.sh" "$rpmfile"
 
 rpm -qp --configfiles "$rpmfile" > "$work/config"
 grep -qx /etc/sysconfig/rtftp "$work/config" || die "/etc/sysconfig/rtftp is not %config"
