@@ -2,7 +2,8 @@
  * is ignored, shutdown from another thread waits for the handle lock), and add_drive of a
  * read-only NBD drive runs qemu-img, which hangs on a silent server. What works is killing
  * our direct children (qemu-img, qemu): the call then fails within milliseconds. So a
- * watchdog thread does exactly that at the launch deadline, or on SIGTERM. */
+ * watchdog thread does exactly that at the launch deadline, or on SIGTERM; it stays on
+ * through the mounts, which hang on a stalled server just as the launch does. */
 #include "mounter.h"
 
 #include <ctype.h>
@@ -296,9 +297,15 @@ static int mount_all(struct disk *d, const struct nbdconf *c, char *err, size_t 
 	return resolve_root(d, c, err, errlen);
 }
 
-static int launch(struct disk *d, const struct nbdconf *c, uint32_t timeout_s, char *err, size_t errlen)
+/* Launch and mounts run under one watchdog with the launch deadline: an NBD server that
+ * stalls right after the launch hangs the first mount as surely as it would hang the
+ * launch, and the mounter must give its own reason before the parent's backstop. */
+static int launch_and_mount(struct disk *d, const struct nbdconf *c, uint32_t timeout_s,
+			    char *err, size_t errlen)
 {
 	struct watchdog w;
+	int64_t t0 = mono_ms();
+	bool launched = false;
 	if (watchdog_start(&w, timeout_s) < 0) {
 		snprintf(err, errlen, "cannot start the launch watchdog");
 		return -1;
@@ -306,9 +313,19 @@ static int launch(struct disk *d, const struct nbdconf *c, uint32_t timeout_s, c
 	int rc = add_drive(d, c, err, errlen);
 	if (rc == 0 && guestfs_launch(d->g) < 0)
 		rc = gfail(d, "launch", err, errlen);
+	if (rc == 0) {
+		launched = true;
+		log_info("appliance up in %.1f s", (double)(mono_ms() - t0) / 1000);
+		rc = mount_all(d, c, err, errlen);
+	}
 	if (watchdog_stop(&w)) {
-		snprintf(err, errlen, mounter_term ? "launch interrupted by SIGTERM"
-						   : "launch took longer than %u s: qemu killed", timeout_s);
+		if (mounter_term)
+			snprintf(err, errlen, "start interrupted by SIGTERM");
+		else if (launched)
+			snprintf(err, errlen, "mounting did not finish within the %u s launch timeout: qemu killed",
+				 timeout_s);
+		else
+			snprintf(err, errlen, "launch took longer than %u s: qemu killed", timeout_s);
 		return -1;
 	}
 	return rc;
@@ -326,11 +343,9 @@ int disk_start(struct disk *d, const struct nbdconf *c, const struct mounter_con
 		snprintf(err, errlen, "guestfs_create failed");
 		return -1;
 	}
-	int64_t t0 = mono_ms();
-	if (configure(d, cfg, err, errlen) < 0 || launch(d, c, cfg->launch_timeout_s, err, errlen) < 0)
+	if (configure(d, cfg, err, errlen) < 0)
 		return -1;
-	log_info("appliance up in %.1f s", (double)(mono_ms() - t0) / 1000);
-	return mount_all(d, c, err, errlen);
+	return launch_and_mount(d, c, cfg->launch_timeout_s, err, errlen);
 }
 
 int disk_remount(struct disk *d, const struct nbdconf *c, char *err, size_t errlen)
