@@ -9,24 +9,31 @@
 #     deadline (which covers them) kills qemu; the mounter fails with its own reason long
 #     before the parent's backstop.
 # Case 1 mounts a boot-only disk with a nested mount (/boot, /boot/ext: mount points made in
-# the appliance, then one checked on the disk), the other cases the standard three.
+# the appliance, then one checked on the disk), served by qemu-nbd limited to two clients:
+# the appliance holds one, and a "not found" is still answered as such (its liveness check
+# gets the other). The other cases use nbdkit and the standard three mounts.
 source "$(dirname "$0")/lib.sh"
 fixture 8
 port=$(free_port)
 nbd_tcp "$port"
 F=$T/fx/files
-conf "$T/b.nbd" "nbd://127.0.0.1:$port/client1" \
+qport=$(free_port)
+conf "$T/b.nbd" "nbd://127.0.0.1:$qport/client1" \
 	'[{"partition":1,"mountpoint":"/boot"},{"partition":3,"mountpoint":"/boot/ext"}]' /boot
 conf "$T/c.nbd" "nbd://127.0.0.1:$port/client1" "$MOUNTS_STD" /boot
 cat > "$T/s1" <<SCRIPT
 fetch grub/grub.cfg $F/grub/grub.cfg
 fetch ext/inside.txt $F/inside.txt
+error nothere 1
 sh pkill -KILL -P \$MOUNTER_PID qemu-system
 sleep 1
 error-or-eof vmlinuz
 SCRIPT
-echo "== qemu killed"
+echo "== qemu killed (qemu-nbd --shared=2)"
+timeout 300 qemu-nbd -r -t --shared=2 -x client1 -b 127.0.0.1 -p "$qport" "$T/fx/disk.img" & QNBD_PID=$!
+for _ in $(seq 100); do timeout 1 bash -c "echo > /dev/tcp/127.0.0.1/$qport" 2>/dev/null && break; sleep 0.05; done
 harness "$T/b.nbd" "$T/s1" ready 200000
+kill "$QNBD_PID"; wait "$QNBD_PID" 2>/dev/null || true
 
 echo "== NBD server killed mid-fill"
 NBDKIT_FILTERS="--filter=delay" NBDKIT_PARAMS="rdelay=40ms" nbd_tcp "$port"
