@@ -49,11 +49,14 @@ echo "== NBD server paused after the launch"
 launch=45
 NBDKIT_FILTERS="--filter=pause" NBDKIT_PARAMS="pause-control=$T/pause.sock" nbd_tcp "$port"
 : > "$T/s3.log"
-(
-	for _ in $(seq 3000); do grep -q "appliance up" "$T/s3.log" && break; sleep 0.05; done
-	python3 -c "import socket,sys
-s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'p'); s.recv(1)" "$T/pause.sock"
-) & EXTRA_PID=$!
+# One watcher, connected before the launch and polling every 10 ms: the pause must land
+# before the mounts have read what they need (they take about a second under TCG).
+python3 -c "import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+for _ in range(30000):
+    if b'appliance up' in open(sys.argv[2],'rb').read(): break
+    time.sleep(0.01)
+s.sendall(b'p'); s.recv(1)" "$T/pause.sock" "$T/s3.log" & EXTRA_PID=$!
 t0=$(date +%s)
 harness "$T/c.nbd" /dev/null "failed:mounting did not finish within the $launch s launch timeout" \
 	$(( (launch + 10) * 1000 )) launch=$launch 2>&1 | tee -a "$T/s3.log"
