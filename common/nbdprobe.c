@@ -421,6 +421,17 @@ int nbdprobe_alive(const struct nbdconf *c, int timeout_ms, char *err, size_t er
 	return rc;
 }
 
+int nbdprobe_alive_beside(const struct nbdconf *c, int timeout_ms, char *err, size_t errlen)
+{
+	struct probe first = { .deadline_ms = now_ms() + timeout_ms, .err = err, .errlen = errlen };
+	char second[256];
+	int rc = connect_conf(&first, c);
+	if (rc == 0 && nbdprobe_alive(c, (int)(first.deadline_ms - now_ms()), second, sizeof(second)) < 0)
+		rc = fail(err, errlen, "a second connection, beside an open one: %s", second);
+	probe_close(&first);
+	return rc;
+}
+
 static const struct nbdprobe_part *find_part(const struct nbdprobe_result *r, int n)
 {
 	for (int i = 0; i < r->nparts; i++)

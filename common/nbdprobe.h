@@ -41,6 +41,10 @@ int nbdprobe_check_mounts(const struct nbdconf *c, const struct nbdprobe_result 
 /* Is the server there and answering (connect + read one sector)? 0 or -1 + reason. */
 int nbdprobe_alive(const struct nbdconf *c, int timeout_ms, char *err, size_t errlen);
 
+/* nbdprobe_alive on a second connection while a first one is held open: what the liveness
+ * check meets once the appliance holds its own connection. 0 or -1 + reason. */
+int nbdprobe_alive_beside(const struct nbdconf *c, int timeout_ms, char *err, size_t errlen);
+
 /* Pure parsers (fuzz/fuzz_nbdprobe.c, unit tests): disk bytes, every size checked. */
 const char *nbdprobe_sniff_fs(const uint8_t *buf, size_t len, bool *mountable);
 

@@ -1,6 +1,7 @@
 /* --check-config: the same parser and the same libnbd pre-flight as the mounter, so what
  * it accepts here the mounter accepts at boot time (short of the filesystem mounting). */
 #include "checkconfig.h"
+#include "mounter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,13 +72,18 @@ int checkconfig_run(const char *path)
 	}
 	print_config(path, &c);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (nbdprobe_run(&c, CHECK_PROBE_MS, &r, err, sizeof(err)) < 0) {
+	if ((c.transport == NBDCONF_TCP && resolve_numeric(c.host, sizeof(c.host), CHECK_PROBE_MS, err, sizeof(err)) < 0) ||
+	    nbdprobe_run(&c, CHECK_PROBE_MS, &r, err, sizeof(err)) < 0) {
 		printf("NBD server %s: %s\n", c.url, err);
 		return 1;
 	}
 	print_probe(&r, elapsed_ms(&t0));
 	if (nbdprobe_check_mounts(&c, &r, err, sizeof(err)) < 0) {
 		printf("FAIL: %s\n", err);
+		return 1;
+	}
+	if (nbdprobe_alive_beside(&c, CHECK_PROBE_MS, err, sizeof(err)) < 0) {
+		printf("FAIL: %s (the server must take two connections at once: qemu-nbd needs --shared=0)\n", err);
 		return 1;
 	}
 	printf("OK: every configured partition is there and holds a filesystem\n");

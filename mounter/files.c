@@ -421,6 +421,29 @@ static void progress(struct mounter *mt, struct entry *e)
 			mounter_send_worker(mt, WM_PROGRESS, o->id, &pr, sizeof(pr), -1);
 }
 
+/* guestfs_pread opens the file by name for every chunk: if the name came to mean another
+ * file between the first chunk and the last, the memfd mixes two files. So once it is full,
+ * the name must still give the inode, size and mtime the entry was made for. (It cannot
+ * catch a file rewritten in place under the same inode and times; the remount policy is
+ * what keeps the view consistent.) NULL when unchanged, else why not. */
+static const char *changed_during_fill(struct mounter *mt, const struct entry *e, char *why, size_t whylen)
+{
+	struct guestfs_statns *st = guestfs_statns(mt->disk.g, e->path);
+	if (!st) {
+		int err = guestfs_last_errno(mt->disk.g);
+		check_appliance(mt);
+		snprintf(why, whylen, "stat after the read: %s", err ? strerror(err) : "error");
+		return why;
+	}
+	bool same = st->st_ino == e->ino && st->st_size >= 0 && (uint64_t)st->st_size == e->size &&
+		    st->st_mtime_sec == e->mtime_sec && st->st_mtime_nsec == e->mtime_nsec;
+	guestfs_free_statns(st);
+	if (same)
+		return NULL;
+	snprintf(why, whylen, "the file changed on the disk while it was read");
+	return why;
+}
+
 void files_fill_step(struct mounter *mt)
 {
 	char why[RTFTP_REASON_MAX];
@@ -451,6 +474,10 @@ void files_fill_step(struct mounter *mt)
 	free(buf);
 	if (wr < 0) {
 		snprintf(why, sizeof(why), "memfd write: %s", strerror(errno));
+		fail_entry(mt, e, why);
+		return;
+	}
+	if (e->filled + got == e->size && changed_during_fill(mt, e, why, sizeof(why))) {
 		fail_entry(mt, e, why);
 		return;
 	}

@@ -2,7 +2,8 @@
  * is ignored, shutdown from another thread waits for the handle lock), and add_drive of a
  * read-only NBD drive runs qemu-img, which hangs on a silent server. What works is killing
  * our direct children (qemu-img, qemu): the call then fails within milliseconds. So a
- * watchdog thread does exactly that at the launch deadline, or on SIGTERM. */
+ * watchdog thread does exactly that at the launch deadline, or on SIGTERM; it stays on
+ * through the mounts, which hang on a stalled server just as the launch does. */
 #include "mounter.h"
 
 #include <ctype.h>
@@ -140,6 +141,11 @@ static int configure(struct disk *d, const struct mounter_config *cfg, char *err
 {
 	/* Errors are read with guestfs_last_error and logged as one line of ours. */
 	guestfs_set_error_handler(d->g, NULL, NULL);
+	/* autosync makes shutdown and close run umount_all and sync inside the appliance:
+	 * programs an appliance that a hostile disk tampered with may have replaced. The
+	 * drive is read-only behind a throw-away overlay, so there is nothing to sync. */
+	if (guestfs_set_autosync(d->g, 0) < 0)
+		return gfail(d, "autosync", err, errlen);
 	if (cfg->verbose > 1)
 		guestfs_set_verbose(d->g, 1);
 	if (cfg->backend_settings[0] && set_backend_settings(d, cfg->backend_settings, err, errlen) < 0)
@@ -218,25 +224,88 @@ static int resolve_root(struct disk *d, const struct nbdconf *c, char *err, size
 	return 0;
 }
 
+/* guestfsd stats "/sysroot" + mp and runs mount(8) on that path outside its chroot, so a
+ * symlink on an earlier partition at mp's path would send this partition anywhere in the
+ * appliance: over its /usr/sbin, say, and the next mount runs the disk's own program as
+ * root. So a mount point on the disk must be a directory reached through no symlink at
+ * all: its realpath (resolved inside the chroot) is itself, and it is not a link. */
+static int check_mountpoint(struct disk *d, const char *mp, char *err, size_t errlen)
+{
+	char what[NBDCONF_PATH_MAX + 32];
+	snprintf(what, sizeof(what), "mount point %s", mp);
+	char *rp = guestfs_realpath(d->g, mp);
+	if (!rp)
+		return gfail(d, what, err, errlen);
+	if (strcmp(rp, mp) != 0) {
+		snprintf(err, errlen, "%s resolves to %.200s on the disk (a symlink): refused", what, rp);
+		free(rp);
+		return -1;
+	}
+	free(rp);
+	int dir = guestfs_is_dir_opts(d->g, mp, GUESTFS_IS_DIR_OPTS_FOLLOWSYMLINKS, 0, -1);
+	if (dir < 0)
+		return gfail(d, what, err, errlen);
+	if (!dir) {
+		snprintf(err, errlen, "%s is not a directory on the disk: refused", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* After the fact: the appliance must list the partition on that very mount point (a mount
+ * sent outside /sysroot is not listed at all). */
+static int check_mounted(struct disk *d, const char *dev, const char *mp, char *err, size_t errlen)
+{
+	char **mps = guestfs_mountpoints(d->g);
+	bool found = false;
+	if (!mps)
+		return gfail(d, "mountpoints", err, errlen);
+	for (size_t i = 0; mps[i] && mps[i + 1]; i += 2)
+		found = found || (strcmp(mps[i], dev) == 0 && strcmp(mps[i + 1], mp) == 0);
+	for (size_t i = 0; mps[i]; i++)
+		free(mps[i]);
+	free(mps);
+	if (!found) {
+		snprintf(err, errlen, "%s is not mounted on %s after mount_ro: refused", dev, mp);
+		return -1;
+	}
+	return 0;
+}
+
+static int mount_one(struct disk *d, const struct nbdconf_mount *m, bool on_disk, char *err, size_t errlen)
+{
+	char dev[32], what[NBDCONF_PATH_MAX + 64];
+	snprintf(dev, sizeof(dev), "/dev/sda%d", m->partition);
+	if (on_disk && check_mountpoint(d, m->mountpoint, err, errlen) < 0)
+		return -1;
+	if (guestfs_mount_ro(d->g, dev, m->mountpoint) < 0) {
+		snprintf(what, sizeof(what), "mount partition %d on %s", m->partition, m->mountpoint);
+		return gfail(d, what, err, errlen);
+	}
+	return check_mounted(d, dev, m->mountpoint, err, errlen);
+}
+
 static int mount_all(struct disk *d, const struct nbdconf *c, char *err, size_t errlen)
 {
 	if (!has_root_mount(c) && !d->mountpoints_made && make_mountpoints(d, c, err, errlen) < 0)
 		return -1;
-	for (int i = 0; i < c->nmounts; i++) {
-		char dev[32], what[NBDCONF_PATH_MAX + 64];
-		snprintf(dev, sizeof(dev), "/dev/sda%d", c->mounts[i].partition);
-		if (guestfs_mount_ro(d->g, dev, c->mounts[i].mountpoint) < 0) {
-			snprintf(what, sizeof(what), "mount partition %d on %s", c->mounts[i].partition,
-				 c->mounts[i].mountpoint);
-			return gfail(d, what, err, errlen);
-		}
-	}
+	/* The first mount point is "/" or one we made in the appliance: nothing of the disk
+	 * is mounted yet. Every later one may lie on a partition already mounted. */
+	for (int i = 0; i < c->nmounts; i++)
+		if (mount_one(d, &c->mounts[i], i > 0, err, errlen) < 0)
+			return -1;
 	return resolve_root(d, c, err, errlen);
 }
 
-static int launch(struct disk *d, const struct nbdconf *c, uint32_t timeout_s, char *err, size_t errlen)
+/* Launch and mounts run under one watchdog with the launch deadline: an NBD server that
+ * stalls right after the launch hangs the first mount as surely as it would hang the
+ * launch, and the mounter must give its own reason before the parent's backstop. */
+static int launch_and_mount(struct disk *d, const struct nbdconf *c, uint32_t timeout_s,
+			    char *err, size_t errlen)
 {
 	struct watchdog w;
+	int64_t t0 = mono_ms();
+	bool launched = false;
 	if (watchdog_start(&w, timeout_s) < 0) {
 		snprintf(err, errlen, "cannot start the launch watchdog");
 		return -1;
@@ -244,9 +313,19 @@ static int launch(struct disk *d, const struct nbdconf *c, uint32_t timeout_s, c
 	int rc = add_drive(d, c, err, errlen);
 	if (rc == 0 && guestfs_launch(d->g) < 0)
 		rc = gfail(d, "launch", err, errlen);
+	if (rc == 0) {
+		launched = true;
+		log_info("appliance up in %.1f s", (double)(mono_ms() - t0) / 1000);
+		rc = mount_all(d, c, err, errlen);
+	}
 	if (watchdog_stop(&w)) {
-		snprintf(err, errlen, mounter_term ? "launch interrupted by SIGTERM"
-						   : "launch took longer than %u s: qemu killed", timeout_s);
+		if (mounter_term)
+			snprintf(err, errlen, "start interrupted by SIGTERM");
+		else if (launched)
+			snprintf(err, errlen, "mounting did not finish within the %u s launch timeout: qemu killed",
+				 timeout_s);
+		else
+			snprintf(err, errlen, "launch took longer than %u s: qemu killed", timeout_s);
 		return -1;
 	}
 	return rc;
@@ -264,11 +343,9 @@ int disk_start(struct disk *d, const struct nbdconf *c, const struct mounter_con
 		snprintf(err, errlen, "guestfs_create failed");
 		return -1;
 	}
-	int64_t t0 = mono_ms();
-	if (configure(d, cfg, err, errlen) < 0 || launch(d, c, cfg->launch_timeout_s, err, errlen) < 0)
+	if (configure(d, cfg, err, errlen) < 0)
 		return -1;
-	log_info("appliance up in %.1f s", (double)(mono_ms() - t0) / 1000);
-	return mount_all(d, c, err, errlen);
+	return launch_and_mount(d, c, cfg->launch_timeout_s, err, errlen);
 }
 
 int disk_remount(struct disk *d, const struct nbdconf *c, char *err, size_t errlen)

@@ -93,17 +93,36 @@ static void __attribute__((noreturn)) fail_start(struct mounter *mt, const char 
 	exit(1);
 }
 
+static int left_ms(int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - mono_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/* One deadline for all of it: the host resolved (once: the liveness checks later use the
+ * address), the table and partitions read, and a second connection answered beside a
+ * first, because the appliance holds one for as long as it runs and an ENOENT is only
+ * trusted after a liveness check on another (files.c). A server that takes one client at
+ * a time (qemu-nbd's default) is refused here, in milliseconds, with that reason. */
 static void preflight(struct mounter *mt)
 {
 	char err[NBDCONF_ERR_MAX], why[RTFTP_REASON_MAX];
 	static struct nbdprobe_result pr;
-	int64_t t0 = mono_ms();
-	if (nbdprobe_run(&mt->conf, MOUNTER_PROBE_MS, &pr, err, sizeof(err)) < 0 ||
-	    nbdprobe_check_mounts(&mt->conf, &pr, err, sizeof(err)) < 0) {
-		snprintf(why, sizeof(why), "%.200s: %.250s", mt->conf.url, err);
+	int64_t t0 = mono_ms(), deadline = t0 + MOUNTER_PROBE_MS;
+	struct nbdconf *c = &mt->conf;
+	if ((c->transport == NBDCONF_TCP &&
+	     resolve_numeric(c->host, sizeof(c->host), left_ms(deadline), err, sizeof(err)) < 0) ||
+	    nbdprobe_run(c, left_ms(deadline), &pr, err, sizeof(err)) < 0 ||
+	    nbdprobe_check_mounts(c, &pr, err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "%.200s: %.250s", c->url, err);
 		fail_start(mt, why);
 	}
-	log_info("NBD %s: %llu bytes, %s table, %d partitions, checked in %lld ms", mt->conf.url,
+	if (nbdprobe_alive_beside(c, left_ms(deadline), err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "%.150s: %.200s (the server must take two connections at once: "
+			 "qemu-nbd needs --shared=0)", c->url, err);
+		fail_start(mt, why);
+	}
+	log_info("NBD %s: %llu bytes, %s table, %d partitions, checked in %lld ms", c->url,
 		 (unsigned long long)pr.size, pr.table, pr.nparts, (long long)(mono_ms() - t0));
 }
 

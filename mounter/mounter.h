@@ -3,6 +3,7 @@
  *   main.c         setup, HELLO, CONFIG, pre-flight, start, READY/FAILED
  *   sandbox.c      its confinement (limits, signals, stray descriptors)
  *   guestfs_disk.c the libguestfs handle: add_drive, launch under a watchdog, mounts
+ *   resolve.c      the NBD host resolved once, under a deadline, for the libnbd probes
  *   files.c        open/resolve/confine, memfd fill in 1 MiB chunks, the bounded cache
  *   loop.c         serving the worker and parent channels, busy/idle, idle exit */
 #ifndef RTFTP_MOUNTER_H
@@ -64,6 +65,10 @@ int disk_start(struct disk *d, const struct nbdconf *c, const struct mounter_con
 	       char *err, size_t errlen);
 int disk_remount(struct disk *d, const struct nbdconf *c, char *err, size_t errlen);
 void disk_stop(struct disk *d);
+
+/* resolve.c: host (a name or an address) becomes its first numeric address within
+ * timeout_ms; 0, or -1 with the reason in err and host unchanged. */
+int resolve_numeric(char *host, size_t hostlen, int timeout_ms, char *err, size_t errlen);
 
 /* files.c: -1 only for a protocol error from the worker (the channel ends) */
 void files_init(struct files *f, uint64_t max_bytes);

@@ -32,6 +32,34 @@ while True: c.append(s.accept())" & EXTRA_PID=$!
 sleep 0.3
 expect_fail silent "nbd://127.0.0.1:$silent/x" "$MOUNTS_STD" "no answer from the NBD server within the deadline" 5000
 
+# A server that takes one client at a time (qemu-nbd's default): the appliance would hold
+# the only slot, and every liveness check behind an ENOENT would wait out its deadline and
+# answer "unavailable". Refused at the pre-flight, in about the probe deadline, saying why.
+timeout 60 qemu-nbd -r -t -k "$T/q.sock" "$T/fx/disk.img" & QNBD_PID=$!
+for _ in $(seq 100); do [ -S "$T/q.sock" ] && break; sleep 0.05; done
+expect_fail one-client "nbd+unix:///?socket=$T/q.sock" "$MOUNTS_STD" \
+	"a second connection, beside an open one: connect: no answer from the NBD server within the deadline" 4500
+kill "$QNBD_PID"; wait "$QNBD_PID" 2>/dev/null || true
+
+# A resolver that never answers: the host is resolved under the pre-flight deadline, not by
+# libnbd's synchronous getaddrinfo (10 s here). Private mount and network namespaces: a
+# silent "DNS server" on the namespace's own 127.0.0.1:53 and a resolv.conf naming it.
+conf "$T/dns.nbd" "nbd://nbd-server.example.org/x" "$MOUNTS_STD"
+cat > "$T/dns.sh" <<DNS
+set -euo pipefail
+ip link set lo up
+echo "nameserver 127.0.0.1" > "$T/resolv.conf"
+mount --bind "$T/resolv.conf" /etc/resolv.conf
+python3 -c "import socket,time
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53)); time.sleep(60)" &
+sleep 0.3
+timeout 30 "$HARNESS" "$MOUNTER" "$T/dns.nbd" /dev/null \
+	"failed:resolving nbd-server.example.org: no answer within the deadline" 4000
+kill %1
+DNS
+echo "== dead resolver"
+if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dns.sh"; else unshare -rmn bash "$T/dns.sh"; fi
+
 # Launch timeout: a valid disk, 3 s allowed; qemu is killed and the reason says so.
 conf "$T/ok.nbd" "$U" "$MOUNTS_STD" /boot
 echo "== launch timeout"
