@@ -83,7 +83,7 @@ static void usage(FILE *f)
 "      --no-proactive         do not start mounters when .nbd files appear\n"
 "      --idle-timeout SEC     stop an idle mounter (default 600)\n"
 "      --max-mounters N       mounters at once (default: half the RAM at 768 MB each)\n"
-"      --launch-timeout SEC   longest appliance launch (default 120)\n"
+"      --launch-timeout SEC   longest appliance launch and mounts (default 120)\n"
 "      --remount-after SEC    quiet time after which a request remounts (default 30)\n"
 "      --remote-deadline SEC  longest wait for a remote disk's progress (default 10)\n"
 "      --mounter-cache-mb N   file bytes a mounter holds for the worker (default 512)\n"
