@@ -72,8 +72,7 @@ int checkconfig_run(const char *path)
 	}
 	print_config(path, &c);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((c.transport == NBDCONF_TCP && resolve_numeric(c.host, sizeof(c.host), CHECK_PROBE_MS, err, sizeof(err)) < 0) ||
-	    nbdprobe_run(&c, CHECK_PROBE_MS, &r, err, sizeof(err)) < 0) {
+	if (resolve_and_probe(&c, CHECK_PROBE_MS, &r, err, sizeof(err)) < 0) {
 		printf("NBD server %s: %s\n", c.url, err);
 		return 1;
 	}

@@ -100,8 +100,8 @@ static int left_ms(int64_t deadline_ms)
 }
 
 /* One deadline for all of it: the host resolved (once: the liveness checks later use the
- * address), the table and partitions read, and a second connection answered beside a
- * first, because the appliance holds one for as long as it runs and an ENOENT is only
+ * address that answered), the table and partitions read, and a second connection answered
+ * beside a first, because the appliance holds one for as long as it runs and an ENOENT is only
  * trusted after a liveness check on another (files.c). A server that takes one client at
  * a time (qemu-nbd's default) is refused here, in milliseconds, with that reason. */
 static void preflight(struct mounter *mt)
@@ -110,9 +110,7 @@ static void preflight(struct mounter *mt)
 	static struct nbdprobe_result pr;
 	int64_t t0 = mono_ms(), deadline = t0 + MOUNTER_PROBE_MS;
 	struct nbdconf *c = &mt->conf;
-	if ((c->transport == NBDCONF_TCP &&
-	     resolve_numeric(c->host, sizeof(c->host), left_ms(deadline), err, sizeof(err)) < 0) ||
-	    nbdprobe_run(c, left_ms(deadline), &pr, err, sizeof(err)) < 0 ||
+	if (resolve_and_probe(c, left_ms(deadline), &pr, err, sizeof(err)) < 0 ||
 	    nbdprobe_check_mounts(c, &pr, err, sizeof(err)) < 0) {
 		snprintf(why, sizeof(why), "%.200s: %.250s", c->url, err);
 		fail_start(mt, why);

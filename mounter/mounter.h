@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "nbdconf.h"
+#include "nbdprobe.h"
 #include "proto.h"
 
 #define MOUNTER_PROBE_MS     3000    /* pre-flight deadline for the whole libnbd probe */
@@ -66,9 +67,11 @@ int disk_start(struct disk *d, const struct nbdconf *c, const struct mounter_con
 int disk_remount(struct disk *d, const struct nbdconf *c, char *err, size_t errlen);
 void disk_stop(struct disk *d);
 
-/* resolve.c: host (a name or an address) becomes its first numeric address within
- * timeout_ms; 0, or -1 with the reason in err and host unchanged. */
-int resolve_numeric(char *host, size_t hostlen, int timeout_ms, char *err, size_t errlen);
+/* resolve.c: nbdprobe_run within timeout_ms, a TCP host resolved once and its addresses
+ * tried in order; the one that answered replaces c->host. 0, or -1 with the reason in err
+ * (and c->host unchanged). */
+int resolve_and_probe(struct nbdconf *c, int timeout_ms, struct nbdprobe_result *r,
+		      char *err, size_t errlen);
 
 /* files.c: -1 only for a protocol error from the worker (the channel ends) */
 void files_init(struct files *f, uint64_t max_bytes);

@@ -60,6 +60,26 @@ DNS
 echo "== dead resolver"
 if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dns.sh"; else unshare -rmn bash "$T/dns.sh"; fi
 
+# A name with an IPv6 and an IPv4 address, served on IPv4 only (localhost with "::1
+# localhost" in /etc/hosts and nbdkit -i 127.0.0.1): the addresses are tried in the
+# resolver's order, as libnbd and qemu try them, and the one that answers is used. Private
+# mount and network namespaces: their own /etc/hosts and their own loopback.
+dual=$(free_port)
+conf "$T/dual.nbd" "nbd://dual.test:$dual/client1" '[{"partition":1,"mountpoint":"/boot"}]' /boot
+cat > "$T/dual.sh" <<DUAL
+set -euo pipefail
+ip link set lo up
+printf '::1 dual.test\n127.0.0.1 dual.test\n' > "$T/hosts"
+mount --bind "$T/hosts" /etc/hosts
+getent ahosts dual.test | head -1 | grep -q '^::1 '
+mkdir -p "$T/d"
+timeout 20 "$here/nbdkit.sh" tcp "$T/d" "$T/fx/disk.img" "$dual" client1
+trap 'timeout 20 "$here/nbdkit.sh" stop "$T/d"' EXIT
+timeout 30 "$HARNESS" "$MOUNTER" "$T/dual.nbd" /dev/null "failed:launch took longer than 1 s" 8000 launch=1
+DUAL
+echo "== dual-stack name, IPv4 server"
+if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dual.sh"; else unshare -rmn bash "$T/dual.sh"; fi
+
 # Launch timeout: a valid disk, 3 s allowed; qemu is killed and the reason says so.
 conf "$T/ok.nbd" "$U" "$MOUNTS_STD" /boot
 echo "== launch timeout"
