@@ -213,24 +213,31 @@ static const uint8_t *next_link(const uint8_t *ebr)
 	return NULL;
 }
 
-/* Logical partitions: the chain of EBRs inside one extended partition. The chain only
- * goes forward (a link back or to itself would loop) and has at most MAX_LOGICAL links. */
+/* Logical partitions: the chain of EBRs inside one extended partition. Links may point
+ * backwards, as Linux follows them (fdisk puts a partition added in an earlier gap after the
+ * others in the chain); a link to an EBR already read would loop, and ends the chain. At most
+ * MAX_LOGICAL links. */
 static int walk_ebr(struct probe *p, struct nbdprobe_result *r, const uint8_t *ext, int *number)
 {
 	uint8_t s[SECTOR];
 	struct ebr_pos at = { .ext_lba = le32(ext + 8), .ext_nsect = le32(ext + 12) };
 	at.nsect = at.ext_nsect;
+	uint64_t seen[MAX_LOGICAL];
 	for (int link = 0; link < MAX_LOGICAL; link++) {
 		if (read_at(p, s, sizeof(s), (at.ext_lba + at.off) * SECTOR) < 0)
 			return -1;
 		if (s[510] != 0x55 || s[511] != 0xaa)
 			return 0;
+		seen[link] = at.off;
 		add_logicals(r, s, &at, number);
 		const uint8_t *l = next_link(s);
-		if (!l || le32(l + 8) <= at.off)
+		if (!l)
 			return 0;
 		at.off = le32(l + 8);
 		at.nsect = le32(l + 12);
+		for (int i = 0; i <= link; i++)
+			if (seen[i] == at.off)
+				return 0;
 	}
 	return 0;
 }

@@ -422,6 +422,19 @@ static void test_logical_numbering(void)
 						    { 5, 320, 128 }, { 6, 2112, 256 } };
 	expect_parts("two-extended", two_ext, 5);
 
+	/* A link backwards to an EBR not read yet is followed, as Linux follows it: fdisk
+	 * chains a partition added in an earlier gap after the others (partx -s: 5 at 320,
+	 * 6 at 2368, 7 at 1344). */
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	put_entry(256, 1, 0x05, 2048, 512);
+	put_entry(2304, 0, 0x83, 64, 128);
+	put_entry(2304, 1, 0x05, 1024, 512);
+	put_entry(1280, 0, 0x83, 64, 128);
+	static const struct want_part backwards[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 },
+						      { 6, 2368, 128 }, { 7, 1344, 128 } };
+	expect_parts("link-backwards", backwards, 5);
+
 	/* A link back to the first EBR ends the chain instead of looping. */
 	new_disk(0x05, 3840);
 	put_entry(256, 0, 0x83, 64, 64);
