@@ -40,6 +40,19 @@ def status_fields(text):
     return out
 
 
+def tasks_of(uid):
+    """Threads of every process that uid runs now: what RLIMIT_NPROC counts."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat("/proc/" + pid).st_uid == uid:
+                    n += len(os.listdir("/proc/%s/task" % pid))
+            except OSError:
+                pass
+    return n
+
+
 def service_user():
     return pwd.getpwnam("nobody") if h.is_root() else pwd.getpwuid(os.getuid())
 
@@ -183,12 +196,14 @@ class Parent(unittest.TestCase):
     def test_worker_restart_that_cannot_fork_is_retried(self):
         """The worker dies while the parent cannot fork: the parent logs it and tries again
         with backoff, and serves again once it can; it never exits. rtftp runs as "games"
-        (a user nothing else runs as) with RLIMIT_NPROC 2; a third process of that user, held
-        by the test, takes the room a new worker needs, until the test lets it go."""
+        with RLIMIT_NPROC at what that user already runs + 2 (rtftp and its worker); one more
+        process of that user, held by the test, takes the room a new worker needs, until the
+        test lets it go."""
         if not h.is_root():
             raise AssertionError("this test starts rtftp as root with --user games")
+        room = tasks_of(pwd.getpwnam("games").pw_uid) + 2
         limit = lambda: resource.setrlimit(resource.RLIMIT_NPROC,
-                                           (2, resource.getrlimit(resource.RLIMIT_NPROC)[1]))
+                                           (room, resource.getrlimit(resource.RLIMIT_NPROC)[1]))
         srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter", wait_ready=False,
                          args=["--user", "games"], preexec=limit)
         srv.wait_ready()
