@@ -15,7 +15,7 @@
 #include "worker.h"
 
 #define RETRY_AFTER_FAIL_MS 10000      /* a disk that failed is not asked for again sooner */
-#define WANT_ANSWER_MS      5000       /* the parent answers a WANT at once: channel or none */
+#define WANT_ANSWER_MS      5000       /* then ask again: the parent may be waiting for room */
 #define REMOTE_SIZE_MAX     (1ULL << 40)
 
 enum mnt_state { M_WANTED, M_HELLO, M_READY, M_DEAD };
@@ -508,7 +508,7 @@ static void mounter_wait_expired(struct transfer *t)
 		return;
 	}
 	if (m->state == M_WANTED && w->now_ms >= m->want_sent_ms + WANT_ANSWER_MS) {
-		log_warnx("client %s: no answer to the request for its mounter: asking again", m->addr);
+		log_info("client %s: no mounter yet after %d s: asking again", m->addr, WANT_ANSWER_MS / 1000);
 		send_want(m);
 	}
 	arm_mounter_wait(t, m);
