@@ -65,16 +65,15 @@ static int check_config(struct parent *p)
 }
 
 /* Descriptors inherited from whoever started rtftp (a shell's 9</etc/shadow, a leaky
- * supervisor's) are no business of any helper: close-on-exec for all of them but systemd's
- * sockets, before anything else runs. The helpers' children close what they are not handed
- * anyway (worker_proc.c, mounters.c); this also covers --check-config, which executes its
- * helper directly. Marked rather than closed, so that tools wrapping the process (a
- * sanitizer, a debugger) keep theirs. */
-static void cloexec_inherited(void)
+ * supervisor's) are no business of rtftp's: closed, all but systemd's sockets, before
+ * anything else runs, so that neither the parent (which lives on as the service user) nor
+ * a helper holds one. The helpers' children also close what they are not handed
+ * (worker_proc.c, mounters.c). */
+static void close_inherited(void)
 {
 	int n = sd_listen_fds(0);
 	unsigned first = SD_LISTEN_FDS_START + (unsigned)(n > 0 ? n : 0);
-	if (close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+	if (close_range(first, ~0U, 0) < 0)
 		fatal("close_range");
 }
 
@@ -162,7 +161,7 @@ int main(int argc, char **argv)
 {
 	static struct parent p;
 	int listen_fds[RTFTP_MAX_LISTEN];
-	cloexec_inherited();
+	close_inherited();
 	options_parse(argc, argv, &p.opt);
 	if (p.opt.check_config)
 		return check_config(&p);

@@ -150,8 +150,8 @@ class Parent(unittest.TestCase):
 
     def test_worker_inherits_no_stray_descriptor(self):
         """Started with an extra descriptor open (as a shell's 9</etc/shadow would leave one),
-        the sandboxed worker must not hold it: only 0-2, its channel and what it opens or is
-        handed itself."""
+        neither the parent (which lives on as the service user) nor the sandboxed worker may
+        hold it: the worker has only 0-2, its channel and what it opens or is handed."""
         secret = os.path.join(tempfile.mkdtemp(prefix="rtftp-secret-"), "inherited-secret")
         self.addCleanup(shutil.rmtree, os.path.dirname(secret), True)
         with open(secret, "w") as f:
@@ -164,8 +164,12 @@ class Parent(unittest.TestCase):
         srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter", pass_fds=(9,),
                          wait_ready=False)
         srv.wait_ready()
-        self.assertEqual(os.readlink("/proc/%d/fd/9" % srv.proc.pid), secret,
-                         "the test did not hand rtftp the descriptor")
+        handed = subprocess.run(["readlink", "/proc/self/fd/9"], pass_fds=(9,),
+                                capture_output=True, text=True, timeout=10)
+        self.assertEqual(handed.stdout.strip(), secret, "pass_fds does not hand the descriptor")
+        parent = {os.readlink("/proc/%d/fd/%s" % (srv.proc.pid, n))
+                  for n in os.listdir("/proc/%d/fd" % srv.proc.pid)}
+        self.assertNotIn(secret, parent, "parent fds: %r" % parent)
         worker = srv.worker_pids()
         self.assertEqual(len(worker), 1)
         fds = os.listdir("/proc/%d/fd" % worker[0])
