@@ -6,15 +6,22 @@
 # The pidfile is written by the daemon after nbdkit returns: delete it first, then poll.
 set -euo pipefail
 mode=$1; dir=$2
+gone() {   # PID: true once it has exited (or is a zombie), within 2 s
+	for _ in $(seq 100); do
+		[ -d /proc/$1 ] || return 0
+		grep -q '^State:.*Z' /proc/$1/status 2>/dev/null && return 0
+		sleep 0.02
+	done
+	return 1
+}
 stop() {
 	[ -s "$dir/nbd.pid" ] || return 0
 	local pid; pid=$(cat "$dir/nbd.pid")
 	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		[ -d /proc/$pid ] || break
-		grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null && break
-		sleep 0.02
-	done
+	gone "$pid" && { rm -f "$dir/nbd.pid" "$dir/nbd.sock"; return 0; }
+	# A server with requests held by the pause filter does not exit on SIGTERM.
+	kill -KILL "$pid" 2>/dev/null || true
+	gone "$pid" || { echo "nbdkit $pid does not exit" >&2; exit 1; }
 	rm -f "$dir/nbd.pid" "$dir/nbd.sock"
 }
 wait_pid() {

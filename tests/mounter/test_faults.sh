@@ -64,4 +64,7 @@ wait "$EXTRA_PID"; EXTRA_PID=
 grep -q "mounter 127.0.0.1: mounting did not finish" "$T/s3.log" || { echo "FAIL: reason not logged"; exit 1; }
 echo "failed after $(( $(date +%s) - t0 )) s (launch timeout $launch s)"
 "$here/wait_qemu_gone.sh" "$T/tmp" 10
+# The paused server holds its requests and ignores SIGTERM: stopping it must still work
+# (it used to outlive every run of this test).
+"$here/nbdkit.sh" stop "$T/t"
 echo "ALL FAULT TESTS OK"
