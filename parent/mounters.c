@@ -294,14 +294,9 @@ static int fork_exec(struct mrec *r, int pch, int wch)
 
 static int make_tmpdir(struct mrec *r)
 {
-	const char *base = r->m->opt->state_dir ? r->m->opt->state_dir : "/tmp";
-	/* It must fit mounter_config.tmp_dir, and libguestfs's socket path must fit sun_path:
-	 * options_parse refuses a longer one; this only guards against a caller that did not. */
-	if (strlen(base) > RTFTP_STATE_DIR_MAX) {
-		log_warnx("--state-dir %s is too long (%d bytes at most)", base, RTFTP_STATE_DIR_MAX);
-		return -1;
-	}
-	snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/rtftp-mounter-XXXXXX", base);
+	/* options_parse holds --state-dir to RTFTP_STATE_DIR_MAX (libguestfs's sockets below it
+	 * must fit a socket address) and defaults it to /tmp. */
+	snprintf(r->tmpdir, sizeof(r->tmpdir), "%s/rtftp-mounter-XXXXXX", r->m->opt->state_dir);
 	if (!mkdtemp(r->tmpdir)) {
 		log_warn("mkdtemp %s", r->tmpdir);
 		r->tmpdir[0] = '\0';
@@ -413,11 +408,11 @@ static enum spawn spawn_now(struct mounters *m, const char *addr, bool evict, co
 enum spawn mounters_spawn(struct mounters *m, const char *addr, bool evict)
 {
 	const char *why = "";
-	for (struct waiting *w = m->waiting; w; w = w->next)
-		if (strcmp(w->addr, addr) == 0) {
-			w->evict |= evict;
-			return SPAWN_WAITING;      /* its turn comes: no second start, no new log */
-		}
+	struct waiting *queued = waiting_find(m, addr);
+	if (queued) {
+		queued->evict |= evict;
+		return SPAWN_WAITING;      /* its turn comes: no second start, no new log */
+	}
 	enum spawn res = spawn_now(m, addr, evict, &why);
 	if (res == SPAWN_WAITING && waiting_add(m, addr, evict))
 		log_info("mounter %s: start waits: %s", addr, why);

@@ -94,15 +94,24 @@ bool waiting_any(const struct mounters *m)
 	return m->waiting != NULL;
 }
 
+struct waiting *waiting_find(struct mounters *m, const char *addr)
+{
+	for (struct waiting *w = m->waiting; w; w = w->next)
+		if (strcmp(w->addr, addr) == 0)
+			return w;
+	return NULL;
+}
+
 /* First come, first started: a new address goes to the end of the queue. */
 bool waiting_add(struct mounters *m, const char *addr, bool evict)
 {
-	struct waiting **pp = &m->waiting;
-	for (; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->addr, addr) == 0) {
-			(*pp)->evict |= evict;
-			return false;
-		}
+	struct waiting *known = waiting_find(m, addr), **pp = &m->waiting;
+	if (known) {
+		known->evict |= evict;
+		return false;
+	}
+	while (*pp)
+		pp = &(*pp)->next;
 	struct waiting *w = calloc(1, sizeof(*w));
 	if (!w)
 		fatal("calloc");

@@ -95,6 +95,7 @@ enum admit mounters_admit(struct mounters *m, const char *addr, bool evict, cons
 void mounters_admitted(struct mounters *m);       /* a start went ahead: charge the rate */
 bool waiting_add(struct mounters *m, const char *addr, bool evict);   /* true if new */
 bool waiting_any(const struct mounters *m);
+struct waiting *waiting_find(struct mounters *m, const char *addr);
 struct waiting *waiting_take_all(struct mounters *m);
 
 /* mounters_watch.c: proactive starts (inotify) */

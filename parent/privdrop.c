@@ -43,7 +43,7 @@ static void set_groups(const struct passwd *pw)
 
 /* The primary group counts as much as the uid: group 0 opens what root's group may read
  * or write (log files, configuration, on some systems /etc/shadow). */
-const char *privdrop_refusal(const struct passwd *pw)
+static const char *privdrop_refusal(const struct passwd *pw)
 {
 	if (pw->pw_uid == 0)
 		return "is root";
