@@ -204,10 +204,14 @@ class Parent(unittest.TestCase):
         self.assertEqual(delays, [100, 200, 400], srv.log())
         self.assertEqual(srv.stop(), 0)
 
-    def test_sigterm_stops_a_willing_worker_without_sigkill(self):
-        """SIGTERM reaches the worker at once: a worker that obeys it is gone well before the
-        SIGKILL deadline, and nothing is killed."""
-        srv = self.start()
+    def test_sigterm_stops_willing_children_without_sigkill(self):
+        """SIGTERM reaches the worker and the mounters at once: children that obey it are gone
+        well before the SIGKILL deadline, and nothing is killed."""
+        srv = self.start(files={"default/file.bin": FILE, "127.0.0.5.nbd": NBD})
+        end = time.monotonic() + 5
+        while not self.mounter_pids(srv) and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertTrue(self.mounter_pids(srv), "no proactive mounter; log:\n" + srv.log())
         start = time.monotonic()
         self.assertEqual(srv.stop(), 0)
         self.assertLess(time.monotonic() - start, 1.0, srv.log())
