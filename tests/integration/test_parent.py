@@ -190,9 +190,11 @@ class Parent(unittest.TestCase):
 
     def test_restart_backoff_doubles(self):
         """A worker that keeps dying soon after it started is restarted after 100, 200, 400 ms:
-        the delay doubles, so a crash loop does not spin."""
+        the delay doubles, so a crash loop does not spin. Each lives half a second: well
+        short of the 30 s that count as stable and reset the delay."""
         srv = self.start()
         for n in range(1, 4):
+            time.sleep(0.5)
             pids = srv.worker_pids()
             self.assertEqual(len(pids), 1, srv.log())
             os.kill(pids[0], signal.SIGKILL)
