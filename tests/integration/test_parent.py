@@ -219,6 +219,17 @@ class Parent(unittest.TestCase):
         self.assertLess(time.monotonic() - start, 1.0, srv.log())
         self.assertNotIn("killing them", srv.log())
 
+    def test_max_mounters_0_turns_remote_disks_off(self):
+        """--max-mounters 0: a client's .nbd file is not consulted at all (the worker is told
+        so), the request goes on to default/ at once, and nothing is logged about mounters."""
+        srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter",
+                         args=["--max-mounters", "0"],
+                         files={"default/file.bin": FILE, "127.0.0.2.nbd": NBD})
+        with srv.client("127.0.0.2") as c:
+            self.assertEqual(c.fetch("file.bin").data, FILE)
+        self.assertNotIn("mounter", srv.log())
+        self.assertEqual(srv.stop(), 0)
+
     def test_worker_inherits_no_stray_descriptor(self):
         """Started with an extra descriptor open (as a shell's 9</etc/shadow would leave one),
         neither the parent (which lives on as the service user) nor the sandboxed worker may
