@@ -216,7 +216,8 @@ class Parent(unittest.TestCase):
         self.assertTrue(self.mounter_pids(srv), "no proactive mounter; log:\n" + srv.log())
         start = time.monotonic()
         self.assertEqual(srv.stop(), 0)
-        self.assertLess(time.monotonic() - start, 1.0, srv.log())
+        # The log is the proof; the time only has to stay clear of the 2 s SIGKILL deadline.
+        self.assertLess(time.monotonic() - start, 1.9, srv.log())
         self.assertNotIn("killing them", srv.log())
 
     def test_max_mounters_0_turns_remote_disks_off(self):

@@ -556,9 +556,10 @@ static void test_start_burst(void)
 	CHECK(b->m->list == NULL);
 	mounters_want(b->m, ADDR_D, 0);
 	CHECK(next_msg(b, addr) == 0);
-	CHECK(wait_msg(b, 1500, addr) == PW_MOUNTER && strcmp(addr, ADDR_D) == 0);
+	CHECK(wait_msg(b, 2500, addr) == PW_MOUNTER && strcmp(addr, ADDR_D) == 0);
+	/* Loose above (a loaded CI machine pumps late), yet below a two-second interval. */
 	int64_t waited = mounters_now_ms() - t0;
-	CHECK(waited >= 900 && waited < 1400);
+	CHECK(waited >= 900 && waited < 1900);
 	bench_end(b);
 }
 
