@@ -248,6 +248,22 @@ class CommandLine(unittest.TestCase):
         r = run_rtftp(l + self.user)           # no ROOT at all
         self.assertEqual(r.returncode, 2, self.out(r))
 
+    def test_refusals_name_their_limit(self):
+        """At most 16 --listen addresses (a 17th is refused, not written past the table), and
+        --check-config takes no ROOT."""
+        many = []
+        for i in range(17):
+            many += ["--listen", "127.0.0.%d:%d" % (i + 1, self.port)]
+        r = run_rtftp(many + self.user + [self.root])
+        self.assertEqual(r.returncode, 2, self.out(r))
+        self.assertIn("--listen 127.0.0.17:%d: too many addresses" % self.port, self.out(r))
+        r = run_rtftp(many[:32] + self.user + ["--max-blksize", "7", self.root])
+        self.assertEqual(r.returncode, 2, self.out(r))
+        self.assertNotIn("too many addresses", self.out(r))    # 16 are fine
+        r = run_rtftp(self.user + ["--check-config", "/nonexistent/a.nbd", self.root])
+        self.assertEqual(r.returncode, 2, self.out(r))
+        self.assertIn("--check-config /nonexistent/a.nbd: takes no ROOT", self.out(r))
+
     def test_missing_root(self):
         r = run_rtftp(["--listen", "127.0.0.1:%d" % self.port] + self.user
                       + ["/nonexistent/rtftp-root"])

@@ -40,6 +40,35 @@ def status_fields(text):
     return out
 
 
+class AtFd3:
+    """Holds fd at descriptor 3 of this process (the first one after stdio, which is where
+    systemd puts its sockets and where an off-by-one in closing stops) while a child is
+    started; restores what was there afterwards."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __enter__(self):
+        try:
+            self.saved = os.dup(3)
+        except OSError:
+            self.saved = None
+        os.dup2(self.fd, 3, inheritable=True)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.close(3)
+        else:
+            os.dup2(self.saved, 3, inheritable=False)
+            os.close(self.saved)
+
+
+def set_listen_pid():
+    """In the child before exec: LISTEN_PID names the process that gets the sockets (rtftp)."""
+    os.putenv("LISTEN_PID", str(os.getpid()))
+
+
 def tasks_of(uid):
     """Threads of every process that uid runs now: what RLIMIT_NPROC counts."""
     n = 0
@@ -148,6 +177,60 @@ class Parent(unittest.TestCase):
         self.assert_worker_replaced(srv, r"a badly framed message from the worker: stopping it")
         self.assertEqual(srv.stop(), 0)
 
+    def test_malformed_messages_end_and_restart_the_worker(self):
+        """Each message the protocol does not allow ends the worker that sent it: a log line
+        of no known level, a HELLO of another protocol version, a type that does not exist."""
+        for how, name in (("badlevel", "PW_LOG"), ("badhello", "PW_HELLO"),
+                          ("unknown", "PW_UNKNOWN")):
+            with self.subTest(how=how):
+                srv = self.start(env={"FAKE_WORKER": how})
+                self.assert_worker_replaced(srv, r"malformed %s from the worker: stopping it" % name)
+                self.assertNotIn("a line of no level", srv.log())
+                self.assertEqual(srv.stop(), 0)
+
+    def test_restart_backoff_doubles(self):
+        """A worker that keeps dying soon after it started is restarted after 100, 200, 400 ms:
+        the delay doubles, so a crash loop does not spin. Each lives half a second: well
+        short of the 30 s that count as stable and reset the delay."""
+        srv = self.start()
+        for n in range(1, 4):
+            time.sleep(0.5)
+            pids = srv.worker_pids()
+            self.assertEqual(len(pids), 1, srv.log())
+            os.kill(pids[0], signal.SIGKILL)
+            end = time.monotonic() + 10
+            while self.workers_ready(srv) < n + 1 and time.monotonic() < end:
+                time.sleep(0.02)
+            self.assertEqual(self.workers_ready(srv), n + 1, "no new worker; log:\n" + srv.log())
+        delays = [int(d) for d in re.findall(r"starting a new worker in (\d+) ms", srv.log())]
+        self.assertEqual(delays, [100, 200, 400], srv.log())
+        self.assertEqual(srv.stop(), 0)
+
+    def test_sigterm_stops_willing_children_without_sigkill(self):
+        """SIGTERM reaches the worker and the mounters at once: children that obey it are gone
+        well before the SIGKILL deadline, and nothing is killed."""
+        srv = self.start(files={"default/file.bin": FILE, "127.0.0.5.nbd": NBD})
+        end = time.monotonic() + 5
+        while not self.mounter_pids(srv) and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertTrue(self.mounter_pids(srv), "no proactive mounter; log:\n" + srv.log())
+        start = time.monotonic()
+        self.assertEqual(srv.stop(), 0)
+        # The log is the proof; the time only has to stay clear of the 2 s SIGKILL deadline.
+        self.assertLess(time.monotonic() - start, 1.9, srv.log())
+        self.assertNotIn("killing them", srv.log())
+
+    def test_max_mounters_0_turns_remote_disks_off(self):
+        """--max-mounters 0: a client's .nbd file is not consulted at all (the worker is told
+        so), the request goes on to default/ at once, and nothing is logged about mounters."""
+        srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter",
+                         args=["--max-mounters", "0"],
+                         files={"default/file.bin": FILE, "127.0.0.2.nbd": NBD})
+        with srv.client("127.0.0.2") as c:
+            self.assertEqual(c.fetch("file.bin").data, FILE)
+        self.assertNotIn("mounter", srv.log())
+        self.assertEqual(srv.stop(), 0)
+
     def test_worker_inherits_no_stray_descriptor(self):
         """Started with an extra descriptor open (as a shell's 9</etc/shadow would leave one),
         neither the parent (which lives on as the service user) nor the sandboxed worker may
@@ -159,10 +242,11 @@ class Parent(unittest.TestCase):
         os.chmod(secret, 0o600)
         fd = os.open(secret, os.O_RDONLY)
         os.dup2(fd, 9, inheritable=True)
-        os.close(fd)
         self.addCleanup(os.close, 9)
-        srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter", pass_fds=(9,),
-                         wait_ready=False)
+        with AtFd3(fd):                    # 3 too: the first descriptor after stdio
+            srv = self.start(worker="rtftp-worker", mounter="rtftp-mounter", pass_fds=(3, 9),
+                             wait_ready=False)
+        os.close(fd)
         srv.wait_ready()
         handed = subprocess.run(["readlink", "/proc/self/fd/9"], pass_fds=(9,),
                                 capture_output=True, text=True, timeout=10)
@@ -256,6 +340,74 @@ class Parent(unittest.TestCase):
         self.assertEqual(os.listdir(state), [], "temporary folders left behind")
 
 
+class Systemd(unittest.TestCase):
+    """What systemd hands rtftp: sockets (LISTEN_FDS, from descriptor 3) and a NOTIFY_SOCKET
+    that waits for READY=1 (Type=notify)."""
+
+    start = Parent.start
+
+    def start_activated(self, sock, env=None):
+        """rtftp given sock as its one systemd socket; its --listen is ignored."""
+        full = {"LISTEN_FDS": "1"}
+        full.update(env or {})
+        with AtFd3(sock.fileno()):
+            return self.start(env=full, worker="rtftp-worker", mounter="rtftp-mounter",
+                              wait_ready=False, pass_fds=(3,), preexec=set_listen_pid)
+
+    def test_serves_on_the_socket_systemd_passed(self):
+        import socket
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(("127.0.0.1", 0))
+        srv = self.start_activated(sock)
+        srv.wait_log(r"worker \d+ sandboxed and serving", timeout=10)
+        self.assertIn("using 1 socket(s) from systemd", srv.log())
+        with h.Client(srv, "127.0.0.2", dst=sock.getsockname()) as c:
+            self.assertEqual(c.fetch("file.bin").data, FILE)
+        # --listen was not bound: its port is still free
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(srv.address_for(socket.AF_INET))
+        self.assertEqual(srv.stop(), 0)
+
+    def test_a_stream_socket_from_systemd_is_refused(self):
+        import socket
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.bind(("127.0.0.1", 0))
+        srv = self.start_activated(sock)
+        self.assertEqual(srv.proc.wait(10), 1, srv.log())
+        self.assertIn("descriptor 3 from systemd is not a datagram socket", srv.log())
+
+    def test_ready_is_notified_once(self):
+        """READY=1 when the first worker serves, not again for a restarted one; STOPPING=1
+        on SIGTERM."""
+        import socket
+        d = tempfile.mkdtemp(prefix="rtftp-notify-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "notify")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(ns.close)
+        ns.bind(path)
+        os.chmod(path, 0o777)              # the parent sends as the service user
+        ns.settimeout(10)
+        srv = self.start(env={"NOTIFY_SOCKET": path})
+        self.assertIn(b"READY=1", ns.recv(4096))
+        mark = srv.log_mark()
+        os.kill(srv.worker_pids()[0], signal.SIGKILL)
+        srv.wait_log(r"worker \d+ sandboxed and serving", since=mark, timeout=10)
+        self.assertEqual(srv.stop(), 0)
+        ns.settimeout(0.5)
+        later = []
+        try:
+            while True:
+                later.append(ns.recv(4096))
+        except socket.timeout:
+            pass
+        self.assertFalse([m for m in later if b"READY=1" in m], later)
+        self.assertTrue([m for m in later if b"STOPPING=1" in m], later)
+
+
 class CommandLine(unittest.TestCase):
     def run_rtftp(self, *args):
         return subprocess.run([h.rtftp_path()] + list(args), stdin=subprocess.DEVNULL,
@@ -271,6 +423,60 @@ class CommandLine(unittest.TestCase):
         self.assertIn(b"64 bytes at most", r.stderr)
         r = self.run_rtftp("--state-dir", "/tmp/" + "s" * 59, "/nonexistent-root")
         self.assertNotEqual(r.returncode, 2, "64 bytes are allowed: " + r.stderr.decode())
+
+    def as_nobody(self, caps=()):
+        """The command prefix that runs rtftp as nobody (optionally with ambient capabilities,
+        as a unit's AmbientCapabilities= gives them), and rtftp copied where nobody may
+        execute it, its helpers beside it."""
+        if not h.is_root():
+            raise AssertionError("this test needs root to start rtftp as another user")
+        d = libexec_with()
+        self.addCleanup(shutil.rmtree, d, True)
+        shutil.copy2(h.rtftp_path(), os.path.join(d, "rtftp"))
+        pre = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        if caps:
+            caps = ",".join("+" + c for c in caps)
+            pre += ["--inh-caps=" + caps, "--ambient-caps=" + caps]
+        return pre + [os.path.join(d, "rtftp")]
+
+    def test_non_root_cannot_change_user(self):
+        srv = h.Server(files={"default/file.bin": FILE}, args=["--user", "games"], user="")
+        self.addCleanup(srv.cleanup)
+        cmd = self.as_nobody() + srv.command()[1:]
+        try:
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail("rtftp started serving as nobody although --user games was asked")
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn(b"--user games: only root can change user", r.stderr)
+
+    def test_non_root_start_drops_inherited_capabilities(self):
+        """Started as a user that is not root but holds capabilities (ambient, as systemd's
+        AmbientCapabilities= gives them), rtftp keeps none of them."""
+        srv = h.Server(files={"default/file.bin": FILE}, user="")
+        self.addCleanup(srv.cleanup)
+        prefix = self.as_nobody(caps=("net_bind_service", "net_raw"))
+        srv.command = lambda: prefix + h.Server.command(srv)[1:]
+        srv.start()
+        st = h.proc_status(srv.proc.pid)
+        self.assertEqual(st["Uid"].split(), [str(pwd.getpwnam("nobody").pw_uid)] * 4)
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            self.assertEqual(st[cap], "0000000000000000", cap)
+        self.assertEqual(st["NoNewPrivs"], "1")
+        self.assertEqual(srv.stop(), 0)
+
+    def test_user_root_is_refused_by_name(self):
+        """--user root is refused before any change of identity, saying why: not left to the
+        later proof that setuid(0) fails (which would also stop it, but as a failed drop,
+        not as a bad choice of user)."""
+        if not h.is_root():
+            raise AssertionError("this test starts rtftp as root")
+        root = tempfile.mkdtemp(prefix="rtftp-root-user-")
+        self.addCleanup(shutil.rmtree, root, True)
+        r = self.run_rtftp("--listen", "127.0.0.1:%d" % h.free_port(), "--user", "root", root)
+        self.assertEqual(r.returncode, 1, r.stderr.decode())
+        self.assertIn(b"--user root is root: choose an unprivileged user", r.stderr)
+        self.assertNotIn(b"running as", r.stderr)
 
     def test_user_with_primary_group_0_is_refused(self):
         """A --user whose primary group is root's is refused like root itself. Such a user is

@@ -15,6 +15,16 @@ FILE = h.pattern_bytes(30000, seed=61)
 
 class Privilege(h.ServerTestCase):
     FILES = {"default/file.bin": FILE}
+    # Started the way a root shell or a supervisor may start it: with supplementary groups
+    # (adm, disk), which the drop must clear (root's own list is often empty, which would
+    # let a missing setgroups() pass unseen).
+    START_GROUPS = [4, 6]
+
+    @classmethod
+    def setup_tree(cls, srv):
+        super().setup_tree(srv)
+        if h.is_root():
+            srv.preexec = lambda: os.setgroups(cls.START_GROUPS)
 
     def parent_pid(self):
         return self.srv.proc.pid

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nbdconf.h"
 #include "nbdprobe.h"
@@ -194,6 +195,48 @@ static void test_bad_fields(void)
 	    "is not below any mount point");
 }
 
+/* A config with n mounts, /m1 ... /mN. */
+static const char *with_mounts(int n)
+{
+	static char json[4096];
+	size_t o = (size_t)snprintf(json, sizeof(json), "{\"url\":\"nbd://h/e\",\"tftp_root\":\"/m1\",\"mounts\":[");
+	for (int i = 1; i <= n && o < sizeof(json); i++)
+		o += (size_t)snprintf(json + o, sizeof(json) - o, "%s{\"partition\":%d,\"mountpoint\":\"/m%d\"}",
+				      i > 1 ? "," : "", i, i);
+	if (o < sizeof(json))
+		snprintf(json + o, sizeof(json) - o, "]}");
+	return json;
+}
+
+/* The limits exactly: NBDCONF_MAX_MOUNTS mounts, NBDCONF_PATH_MAX - 1 bytes of path, and
+ * NBDCONF_URL_MAX - 1 bytes of URL are taken; one more is refused, never cut to fit. */
+static void test_limits(void)
+{
+	char json[4096], path[NBDCONF_PATH_MAX + 1];
+	size_t n;
+	const struct nbdconf *c = good(with_mounts(NBDCONF_MAX_MOUNTS));
+	if (c->nmounts != NBDCONF_MAX_MOUNTS)
+		printf("FAIL %d mounts read as %d\n", NBDCONF_MAX_MOUNTS, c->nmounts), failures++;
+	bad_exact(with_mounts(NBDCONF_MAX_MOUNTS + 1), "\"mounts\" has more than 16 entries");
+	/* "/" and 254 more bytes: 255, fits; one more is too long */
+	path[0] = '/';
+	memset(path + 1, 'p', NBDCONF_PATH_MAX - 1);
+	path[NBDCONF_PATH_MAX - 1] = '\0';
+	snprintf(json, sizeof(json), "{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/\"},"
+		 "{\"partition\":2,\"mountpoint\":\"%s\"}]}", path);
+	expect_str("255-byte mount point", good(json)->mounts[1].mountpoint, path);
+	path[NBDCONF_PATH_MAX - 1] = 'p';
+	path[NBDCONF_PATH_MAX] = '\0';
+	snprintf(json, sizeof(json), "{\"url\":\"nbd://h/e\",\"mounts\":[{\"partition\":1,\"mountpoint\":\"/\"},"
+		 "{\"partition\":2,\"mountpoint\":\"%s\"}]}", path);
+	bad_exact(json, "mounts[1]: \"mountpoint\" is longer than 255 bytes");
+	/* a URL of 1024 bytes (1023 fit) */
+	n = (size_t)snprintf(json, sizeof(json), "{\"url\":\"nbd://h/");
+	memset(json + n, 'u', NBDCONF_URL_MAX - 8);
+	snprintf(json + n + NBDCONF_URL_MAX - 8, sizeof(json) - n - NBDCONF_URL_MAX + 8, "\"," M2 "}");
+	bad_exact(json, "\"url\" is longer than 1023 bytes");
+}
+
 static void test_bad_urls(void)
 {
 	static const char *const cases[][2] = {
@@ -215,6 +258,8 @@ static void test_bad_urls(void)
 		{ "nbd://h/a b", "must be %-encoded" },
 		{ "nbd://h/a,b", "','" },
 		{ "nbd://[fd00::1/e", "without ']'" },
+		{ "nbd://[]/e", "bad IPv6 address length" },
+		{ "nbd://h/a\\tb", "\"url\" contains a control character" },
 		{ "nbd://h!/e", "bad character" },
 		{ "nbd+unix:///e", "needs ?socket=" },
 		{ "nbd+unix://h/e?socket=/s", "empty host" },
@@ -250,6 +295,14 @@ static void test_sniff(void)
 	if (strcmp(nbdprobe_sniff_fs(tail, 1100, &mnt), "") != 0)
 		printf("FAIL ext magic in a truncated superblock\n"), failures++;
 	free(tail);
+	/* FAT's name field alone is not FAT: the boot sector also ends in 55aa. */
+	memset(b, 0, sizeof(b));
+	memcpy(b + 54, "FAT16   ", 8);
+	if (strcmp(nbdprobe_sniff_fs(b, sizeof(b), &mnt), "") != 0)
+		printf("FAIL FAT16 name without 55aa\n"), failures++;
+	b[510] = 0x55, b[511] = 0xaa;
+	if (strcmp(nbdprobe_sniff_fs(b, sizeof(b), &mnt), "vfat") != 0 || !mnt)
+		printf("FAIL FAT16\n"), failures++;
 	memset(b, 0, sizeof(b));
 	memcpy(b + 4086, "SWAPSPACE2", 10);
 	if (strcmp(nbdprobe_sniff_fs(b, sizeof(b), &mnt), "swap") != 0 || mnt)
@@ -435,6 +488,39 @@ static void test_logical_numbering(void)
 						      { 6, 2368, 128 }, { 7, 1344, 128 } };
 	expect_parts("link-backwards", backwards, 5);
 
+	/* An EBR that links to itself ends the chain: its partition counts once. */
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	put_entry(256, 1, 0x05, 0, 3840);
+	static const struct want_part self[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 } };
+	expect_parts("link-to-itself", self, 3);
+
+	/* A link entry without sectors is no link (Linux skips it): the chain ends there. */
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	put_entry(256, 1, 0x05, 512, 0);
+	put_entry(768, 0, 0x83, 64, 256);
+	expect_parts("empty-link", self, 3);
+
+	/* Slot 3 ending exactly at its EBR's extent counts: EBR 768 (extent 1024), 1280+512.
+	 * Slots 3 and 4 of an EBR whose extent runs past the extended partition count only
+	 * when they end inside the extended partition: EBR 3584 (extent 1024; the extended
+	 * partition ends at 4096) holds 3648+64, in slot 3 3712+128 (inside), and in slot 4
+	 * 3984+200 (past 4096: not counted). partx -s agrees. */
+	new_disk(0x05, 3840);
+	put_entry(256, 0, 0x83, 64, 64);
+	put_entry(256, 1, 0x05, 512, 1024);
+	put_entry(768, 0, 0x83, 64, 128);
+	put_entry(768, 1, 0x05, 3328, 1024);
+	put_entry(768, 2, 0x83, 512, 512);
+	put_entry(3584, 0, 0x83, 64, 64);
+	put_entry(3584, 2, 0x83, 128, 128);
+	put_entry(3584, 3, 0x83, 400, 200);
+	static const struct want_part bounds[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 },
+						   { 6, 832, 128 }, { 7, 1280, 512 }, { 8, 3648, 64 },
+						   { 9, 3712, 128 } };
+	expect_parts("slot-bounds", bounds, 7);
+
 	/* A link back to the first EBR ends the chain instead of looping. */
 	new_disk(0x05, 3840);
 	put_entry(256, 0, 0x83, 64, 64);
@@ -458,6 +544,9 @@ static void test_boot_indicator(void)
 	dump_disk("bad-boot-flag");
 	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) != 0 || strcmp(r.table, "none") || r.nparts)
 		printf("FAIL bad boot indicator: %s table=%s nparts=%d\n", err, r.table, r.nparts), failures++;
+	disk[446 + 16] = 0x81;                    /* not 0x80 either: still no table */
+	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) != 0 || strcmp(r.table, "none") || r.nparts)
+		printf("FAIL boot indicator 0x81: %s table=%s nparts=%d\n", err, r.table, r.nparts), failures++;
 	disk[446 + 16] = 0x80;
 	static const struct want_part flagged[] = { { 1, 64, 64 }, { 2, 256, 3840 }, { 5, 320, 64 } };
 	expect_parts("boot-flag-0x80", flagged, 3);
@@ -487,6 +576,145 @@ static void test_logical_limit(void)
 		printf("FAIL long chain: %d partitions up to %d\n", r.nparts, highest), failures++;
 }
 
+/* nbdconf_read_fd takes a regular file only: a pipe (or FIFO) holding a valid config is
+ * refused, not read. */
+static void test_read_fd(void)
+{
+	static struct nbdconf c;
+	static const char conf[] = "{\"url\":\"nbd://h/e\"," M2 "}";
+	char err[NBDCONF_ERR_MAX] = "";
+	int p[2];
+	if (pipe(p) < 0 || write(p[1], conf, sizeof(conf) - 1) != (ssize_t)(sizeof(conf) - 1)) {
+		printf("FAIL pipe\n"), failures++;
+		return;
+	}
+	close(p[1]);
+	if (nbdconf_read_fd(p[0], &c, err, sizeof(err), NULL, NULL) == 0 || strcmp(err, "not a regular file") != 0)
+		printf("FAIL a pipe read as a .nbd file: \"%s\"\n", err), failures++;
+	close(p[0]);
+	FILE *f = tmpfile();
+	if (!f || fwrite(conf, sizeof(conf) - 1, 1, f) != 1 || fflush(f) != 0 ||
+	    nbdconf_read_fd(fileno(f), &c, err, sizeof(err), NULL, NULL) != 0)
+		printf("FAIL a regular file: %s\n", err), failures++;
+	if (f)
+		fclose(f);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* A protective MBR and a GPT header at LBA 1 whose count entries of esize bytes are at
+ * LBA lba; entry k (from 1) is set with gpt_entry(). */
+static void new_gpt(uint64_t lba, uint32_t count, uint32_t esize)
+{
+	memset(disk, 0, sizeof(disk));
+	disk[510] = 0x55, disk[511] = 0xaa, disk[446 + 4] = 0xee;
+	put32(disk + 446 + 8, 1), put32(disk + 446 + 12, DISK_SECTORS - 1);
+	memcpy(disk + 512, "EFI PART", 8);
+	put64(disk + 512 + 72, lba);
+	put32(disk + 512 + 80, count);
+	put32(disk + 512 + 84, esize);
+}
+
+static void gpt_entry(int k, uint64_t first, uint64_t last)
+{
+	uint8_t *e = disk + 2 * 512 + (size_t)(k - 1) * 128;
+	memset(e, 0x11, 16);                       /* any type GUID but zero: in use */
+	put64(e + 32, first);
+	put64(e + 40, last);
+}
+
+static void expect_gpt(const char *name, size_t len, int number, uint64_t start, uint64_t nsect)
+{
+	static struct nbdprobe_result r;
+	char err[256] = "";
+	if (nbdprobe_parse_image(disk, len, &r, err, sizeof(err)) != 0 || strcmp(r.table, "gpt") ||
+	    r.nparts != 1 || r.parts[0].number != number || r.parts[0].start != start * 512 ||
+	    r.parts[0].size != nsect * 512)
+		printf("FAIL %s: %s table=%s nparts=%d first=%d\n", name, err, r.table, r.nparts,
+		       r.nparts ? r.parts[0].number : 0), failures++;
+}
+
+static void expect_gpt_refused(const char *name, const char *reason)
+{
+	static struct nbdprobe_result r;
+	char err[256] = "";
+	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) == 0 || !strstr(err, reason))
+		printf("FAIL %s: \"%s\", want \"%s\"\n", name, err, reason), failures++;
+}
+
+/* GPT: unused entries (zero type) and entries that end before they start are no
+ * partitions; the entry count is read up to NBDPROBE_MAX_PARTS only (a header may claim
+ * more than the disk holds); entry sizes and the entry array's place are checked. */
+static void test_gpt(void)
+{
+	new_gpt(2, 4, 128);
+	gpt_entry(3, 40, 79);
+	expect_gpt("one entry of four", sizeof(disk), 3, 40, 40);
+	gpt_entry(2, 100, 50);                     /* last < first */
+	expect_gpt("backwards entry", sizeof(disk), 3, 40, 40);
+
+	/* 1000 entries claimed, the disk ends after 128 of them (LBA 2-33 + 6 sectors) */
+	new_gpt(2, 1000, 128);
+	gpt_entry(1, 34, 39);
+	expect_gpt("count above the limit", 40 * 512, 1, 34, 6);
+
+	new_gpt(2, 4, 64);
+	expect_gpt_refused("entry size 64", "GPT entry size 64 is not valid");
+	/* LBA 2^55 + 2: times 512 it wraps to byte 1024, where valid entries are */
+	new_gpt((1ull << 55) + 2, 4, 128);
+	gpt_entry(1, 40, 79);
+	expect_gpt_refused("entry LBA that wraps", "GPT entries lie past the end of the disk");
+}
+
+/* A partition that starts exactly where the disk ends is past its end, not empty. */
+static void test_partition_at_the_end(void)
+{
+	static struct nbdprobe_result r;
+	char err[256] = "";
+	new_disk(0x05, 3840);
+	put_entry(0, 2, 0x83, DISK_SECTORS, 8);
+	if (nbdprobe_parse_image(disk, sizeof(disk), &r, err, sizeof(err)) != 0 || r.nparts != 3 ||
+	    strcmp(r.parts[2].fs, "(past the end of the disk)") || r.parts[2].mountable)
+		printf("FAIL partition at the end: %s nparts=%d fs=\"%s\"\n", err, r.nparts,
+		       r.nparts > 2 ? r.parts[2].fs : ""), failures++;
+}
+
+/* What --check-config and the mounter refuse before a launch. */
+static void test_check_mounts(void)
+{
+	static struct nbdconf c;
+	static struct nbdprobe_result r;
+	char err[256];
+	memset(&c, 0, sizeof(c));
+	memset(&r, 0, sizeof(r));
+	c.nmounts = 1;
+	c.mounts[0].partition = 1;
+	snprintf(r.table, sizeof(r.table), "mbr");
+	r.size = 1 << 20;
+	r.nparts = 1;
+	r.parts[0] = (struct nbdprobe_part){ .number = 1, .start = 4096, .size = 8192, .mountable = true };
+	snprintf(r.parts[0].fs, sizeof(r.parts[0].fs), "ext4");
+	if (nbdprobe_check_mounts(&c, &r, err, sizeof(err)) != 0)
+		printf("FAIL check_mounts: %s\n", err), failures++;
+	r.parts[0].mountable = false;
+	snprintf(r.parts[0].fs, sizeof(r.parts[0].fs), "swap");
+	err[0] = '\0';
+	if (nbdprobe_check_mounts(&c, &r, err, sizeof(err)) == 0 ||
+	    strcmp(err, "partition 1 holds swap, not a mountable filesystem") != 0)
+		printf("FAIL check_mounts swap: \"%s\"\n", err), failures++;
+	/* start + size past 2^64: wraps to a small end, still past the end of the disk */
+	r.parts[0] = (struct nbdprobe_part){ .number = 1, .start = UINT64_MAX - 511, .size = 1024,
+					     .mountable = true };
+	err[0] = '\0';
+	if (nbdprobe_check_mounts(&c, &r, err, sizeof(err)) == 0 ||
+	    strcmp(err, "partition 1 extends past the end of the disk") != 0)
+		printf("FAIL check_mounts wrap: \"%s\"\n", err), failures++;
+}
+
 static void test_paths(void)
 {
 	if (!nbdconf_path_within("/boot/x", "/boot") || nbdconf_path_within("/bootx", "/boot") ||
@@ -502,11 +730,16 @@ int main(void)
 	test_nul_escape();
 	test_bad_fields();
 	test_bad_urls();
+	test_limits();
+	test_read_fd();
 	test_sniff();
 	test_image();
 	test_logical_numbering();
 	test_logical_limit();
 	test_boot_indicator();
+	test_gpt();
+	test_partition_at_the_end();
+	test_check_mounts();
 	test_paths();
 	printf("%s (%d failures)\n", failures ? "FAILED" : "ALL OK", failures);
 	return failures ? 1 : 0;

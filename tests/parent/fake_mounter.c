@@ -4,6 +4,9 @@
  *   FAKE_MOUNTER_IGNORE_TERM=1  ignore SIGTERM (a slow appliance shutdown): only SIGKILL ends it
  *   FAKE_MOUNTER_READY=1        send PM_HELLO and PM_STATUS READY first (an idle, mounted disk)
  *   FAKE_MOUNTER_EXIT=1         exit at once without reading what the parent sent
+ *   FAKE_MOUNTER_BUSY=1         after READY, PM_STATUS BUSY (a file is open: not to be evicted)
+ *   FAKE_MOUNTER_SEND_FD=1      PM_HELLO, then a PM_STATUS with a descriptor attached
+ *   FAKE_MOUNTER_NO_HELLO=1     PM_STATUS READY without PM_HELLO first
  * and "rtftp-mounter --check-config FILE" prints the lines of its /proc/self/status that say
  * what privilege it runs with, then exits 0. */
 #include <signal.h>
@@ -38,12 +41,18 @@ static int print_privilege(void)
 	return 0;
 }
 
-static void report_ready(void)
+static void send_status(uint32_t state, int fd)
+{
+	struct pm_status st = { .state = state };
+	ipc_send_struct_string(RTFTP_FD_PARENT, PM_STATUS, 0, &st, sizeof(st), "fake disk", fd);
+}
+
+static void report_ready(bool hello_first, int fd)
 {
 	struct proto_hello hello = { .version = RTFTP_PROTO_VERSION };
-	struct pm_status st = { .state = PM_ST_READY };
-	ipc_send(RTFTP_FD_PARENT, PM_HELLO, 0, &hello, sizeof(hello), -1);
-	ipc_send_struct_string(RTFTP_FD_PARENT, PM_STATUS, 0, &st, sizeof(st), "fake disk", -1);
+	if (hello_first)
+		ipc_send(RTFTP_FD_PARENT, PM_HELLO, 0, &hello, sizeof(hello), -1);
+	send_status(PM_ST_READY, fd);
 }
 
 int main(int argc, char **argv)
@@ -56,7 +65,13 @@ int main(int argc, char **argv)
 	if (env_on("FAKE_MOUNTER_IGNORE_TERM"))
 		signal(SIGTERM, SIG_IGN);
 	if (env_on("FAKE_MOUNTER_READY"))
-		report_ready();
+		report_ready(true, -1);
+	if (env_on("FAKE_MOUNTER_BUSY"))
+		send_status(PM_ST_BUSY, -1);
+	if (env_on("FAKE_MOUNTER_SEND_FD"))
+		report_ready(true, STDIN_FILENO);
+	if (env_on("FAKE_MOUNTER_NO_HELLO"))
+		report_ready(false, -1);
 	while (read(RTFTP_FD_PARENT, buf, sizeof(buf)) > 0)
 		;
 	if (env_on("FAKE_MOUNTER_IGNORE_TERM"))

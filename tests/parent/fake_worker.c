@@ -3,6 +3,9 @@
  * closes it. FAKE_WORKER chooses a misbehaviour, once READY has been sent:
  *   fd         a PW_LOG line with a descriptor attached (no worker message carries one)
  *   badframe   a header whose flags are not 0 (framing the parent must refuse)
+ *   badlevel   a PW_LOG line whose level is above LOG_LVL_DEBUG
+ *   badhello   a second PW_HELLO, of another protocol version
+ *   unknown    a message of a type the protocol does not have
  *   stubborn   ignore SIGTERM: only SIGKILL ends it
  *   early_exit exit with status 1 before READY (a worker that cannot sandbox itself)
  * FAKE_WORKER_DELAY_MS waits that long after READY before misbehaving (default 300). */
@@ -40,6 +43,15 @@ static void misbehave(const char *how)
 	} else if (strcmp(how, "badframe") == 0) {
 		struct ipc_hdr bad = { .type = PW_LOG, .flags = 1, .len = 0 };
 		(void)!send(RTFTP_FD_PARENT, &bad, sizeof(bad), 0);
+	} else if (strcmp(how, "badlevel") == 0) {
+		struct pw_log lg = { .level = LOG_LVL_DEBUG + 1 };
+		ipc_send_struct_string(RTFTP_FD_PARENT, PW_LOG, 0, &lg, sizeof(lg),
+				       "worker: a line of no level", -1);
+	} else if (strcmp(how, "badhello") == 0) {
+		struct proto_hello hello = { .version = RTFTP_PROTO_VERSION + 1 };
+		ipc_send(RTFTP_FD_PARENT, PW_HELLO, 0, &hello, sizeof(hello), -1);
+	} else if (strcmp(how, "unknown") == 0) {
+		ipc_send(RTFTP_FD_PARENT, PW_MSG_COUNT + 7, 0, NULL, 0, -1);
 	}
 }
 

@@ -30,7 +30,9 @@ static int failures, checks;
 
 #define ADDR "127.0.0.9"
 #define ADDR_B "127.0.0.10"
-#define MAX_BENCHES 8
+#define ADDR_C "127.0.0.11"
+#define ADDR_D "127.0.0.12"
+#define MAX_BENCHES 32
 
 /* One parent's worth of state. The mounters tables are held for the test's whole life, as
  * the parent holds its own (LeakSanitizer). */
@@ -72,6 +74,9 @@ static struct bench *bench_new_watching(const char *max, const char *mounter_env
 	unsetenv("FAKE_MOUNTER_IGNORE_TERM");
 	unsetenv("FAKE_MOUNTER_READY");
 	unsetenv("FAKE_MOUNTER_EXIT");
+	unsetenv("FAKE_MOUNTER_BUSY");
+	unsetenv("FAKE_MOUNTER_SEND_FD");
+	unsetenv("FAKE_MOUNTER_NO_HELLO");
 	if (mounter_env)
 		putenv((char *)mounter_env);
 	optind = 0;                                 /* getopt again from the start */
@@ -151,6 +156,45 @@ static uint32_t handed_over_for(struct bench *b, const char *want_addr)
 static uint32_t handed_over(struct bench *b)
 {
 	return handed_over_for(b, ADDR);
+}
+
+/* The type of the next message the worker end holds (0: none), its address in addr. */
+static int next_msg(struct bench *b, char *addr)
+{
+	struct ipc_msg m;
+	uint8_t head[sizeof(struct pw_mounter) > sizeof(struct pw_refusal) ?
+		     sizeof(struct pw_mounter) : sizeof(struct pw_refusal)];
+	size_t headsize;
+	addr[0] = '\0';
+	if (ipc_recv(b->ws[1], &m) != 1)
+		return 0;
+	ipc_msg_drop_fd(&m);
+	headsize = m.hdr.type == PW_MOUNTER ? sizeof(struct pw_mounter) : sizeof(struct pw_refusal);
+	if (ipc_get_struct_string(&m, head, headsize, addr, RTFTP_ADDR_MAX) < 0)
+		return -1;
+	return m.hdr.type;
+}
+
+/* Pump until the worker end holds a message (at most ms); its type, 0 when none came. */
+static int wait_msg(struct bench *b, int ms, char *addr)
+{
+	int type = 0;
+	for (int i = 0; i < ms / 10 && !(type = next_msg(b, addr)); i++)
+		pump(b, 10);
+	return type;
+}
+
+/* Pump until addr's mounter is READY (and, with busy, says a file is open). */
+static struct mrec *wait_ready(struct bench *b, const char *addr, bool busy)
+{
+	struct mrec *r = NULL;
+	for (int i = 0; i < 200; i++) {
+		r = mounters_find_live(b->m, addr);
+		if (r && r->state == M_READY && r->busy == busy)
+			return r;
+		pump(b, 10);
+	}
+	return NULL;
 }
 
 static pid_t live_pid(struct bench *b, const char *addr)
@@ -365,6 +409,254 @@ static void test_no_mounters_no_watch(void)
 	bench_end(b);
 }
 
+/* Only the canonical text of a client address names a mounter (what the worker derives):
+ * not the IPv4-mapped spelling of an IPv4 client, not IPv6 text other than RFC 5952's. */
+static void test_canonical_addresses(void)
+{
+	CHECK(mounters_addr_ok("127.0.0.9"));
+	CHECK(mounters_addr_ok("2001:db8::1"));
+	CHECK(!mounters_addr_ok("::ffff:127.0.0.9"));
+	CHECK(!mounters_addr_ok("2001:DB8::1"));
+	CHECK(!mounters_addr_ok("2001:db8:0:0::1"));
+	CHECK(!mounters_addr_ok("127.0.0.9 "));
+	struct bench *b = bench_new("2", NULL);
+	write_nbd(b->root, "::ffff:127.0.0.9");
+	mounters_want(b->m, "::ffff:127.0.0.9", 0);
+	CHECK(b->m->list == NULL);
+	bench_end(b);
+}
+
+/* A.nbd that is a FIFO is no remote disk (and opening it must not hang the parent). */
+static void test_fifo_nbd(void)
+{
+	char path[128], addr[RTFTP_ADDR_MAX];
+	struct bench *b = bench_new("2", NULL);
+	snprintf(path, sizeof(path), "%s/%s.nbd", b->root, ADDR);
+	CHECK(unlink(path) == 0 && mkfifo(path, 0644) == 0);
+	logged[0] = '\0';
+	log_set_sink(log_keep, NULL);
+	mounters_want(b->m, ADDR, 0);
+	CHECK(b->m->list == NULL);
+	CHECK(next_msg(b, addr) == PW_MOUNTER_NONE && strcmp(addr, ADDR) == 0);
+	CHECK(strstr(logged, "not a regular file") != NULL);
+	log_set_sink(NULL, NULL);
+	bench_end(b);
+}
+
+/* A mounter that sends a descriptor, or a status before its HELLO, is not trusted: SIGKILL. */
+static void test_mounter_misbehaves(void)
+{
+	static const char *const cases[][2] = {
+		{ "FAKE_MOUNTER_SEND_FD=1", "SIGKILL: unexpected descriptor" },
+		{ "FAKE_MOUNTER_NO_HELLO=1", "SIGKILL: unexpected message" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bench *b = bench_new("2", cases[i][0]);
+		logged[0] = '\0';
+		log_set_sink(log_keep, NULL);
+		mounters_want(b->m, ADDR, 0);
+		CHECK(handed_over(b) != 0);
+		for (int k = 0; k < 200 && b->m->list; k++)
+			pump(b, 10);
+		CHECK(b->m->list == NULL);         /* killed and reaped */
+		CHECK(strstr(logged, cases[i][1]) != NULL);
+		log_set_sink(NULL, NULL);
+		bench_end(b);
+	}
+}
+
+/* A start that waited for its predecessor and then finds its .nbd file gone answers the
+ * worker's request with PW_MOUNTER_NONE, so the worker does not wait out its deadline. */
+static void test_waiting_start_refused(void)
+{
+	char path[128], addr[RTFTP_ADDR_MAX];
+	struct bench *b = bench_new("1", NULL);
+	mounters_want(b->m, ADDR, 0);
+	uint32_t have = handed_over(b);
+	CHECK(have != 0);
+	mounters_want(b->m, ADDR, have);           /* replace it: the new one waits */
+	CHECK(next_msg(b, addr) == 0);
+	snprintf(path, sizeof(path), "%s/%s.nbd", b->root, ADDR);
+	CHECK(unlink(path) == 0);
+	CHECK(wait_msg(b, 2000, addr) == PW_MOUNTER_NONE && strcmp(addr, ADDR) == 0);
+	CHECK(b->nseen == 1);
+	bench_end(b);
+}
+
+/* A new worker does not have the old one's mounter channels: those mounters are stopped. */
+static void test_worker_restart_stops_mounters(void)
+{
+	int ws2[2];
+	struct bench *b = bench_new("2", NULL);
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	pid_t pid = live_pid(b, ADDR);
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ws2) == 0);
+	mounters_set_worker(b->m, ws2[0]);
+	CHECK(mounters_find_live(b->m, ADDR) == NULL);
+	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
+		pump(b, 10);
+	CHECK(kill(pid, 0) != 0);
+	bench_end(b);
+	close(ws2[1]);
+}
+
+/* Stopping: a mounter reaped during shutdown does not make room for a start that waited. */
+static void test_shutdown_starts_nothing(void)
+{
+	struct bench *b = bench_new("1", NULL);
+	mounters_want(b->m, ADDR, 0);
+	uint32_t have = handed_over(b);
+	CHECK(have != 0);
+	mounters_want(b->m, ADDR, have);           /* the replacement waits */
+	mounters_shutdown_begin(b->m);
+	pump(b, 1500);                              /* past the start rate's interval too */
+	CHECK(b->nseen == 1);
+	CHECK(b->m->list == NULL);
+	bench_end(b);
+}
+
+/* The worker reports a mounter that stopped answering: it is killed at once. */
+static void test_stalled_is_killed(void)
+{
+	struct bench *b = bench_new("2", "FAKE_MOUNTER_IGNORE_TERM=1");
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	pid_t pid = live_pid(b, ADDR);
+	pump(b, 100);
+	logged[0] = '\0';
+	log_set_sink(log_keep, NULL);
+	mounters_stalled(b->m, ADDR);
+	CHECK(mounters_find_live(b->m, ADDR) == NULL);
+	for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
+		pump(b, 10);
+	CHECK(kill(pid, 0) != 0);                  /* SIGKILL, not a 3 s SIGTERM grace */
+	CHECK(strstr(logged, "stalled") != NULL);
+	log_set_sink(NULL, NULL);
+	bench_end(b);
+}
+
+/* The start rate exactly: a burst of --max-mounters starts at once, and the next start only
+ * a second after the burst. */
+static void test_start_burst(void)
+{
+	char addr[RTFTP_ADDR_MAX];
+	struct bench *b = bench_new("3", "FAKE_MOUNTER_EXIT=1");
+	write_nbd(b->root, ADDR_C);
+	write_nbd(b->root, ADDR_D);
+	int64_t t0 = mounters_now_ms();
+	mounters_want(b->m, ADDR, 0);
+	mounters_want(b->m, ADDR_B, 0);
+	mounters_want(b->m, ADDR_C, 0);
+	CHECK(handed_over_for(b, ADDR) != 0);
+	CHECK(handed_over_for(b, ADDR_B) != 0);
+	CHECK(handed_over_for(b, ADDR_C) != 0);
+	for (int i = 0; i < 100 && b->m->list; i++)
+		pump(b, 10);                       /* they exit at once: room, but no rate */
+	CHECK(b->m->list == NULL);
+	mounters_want(b->m, ADDR_D, 0);
+	CHECK(next_msg(b, addr) == 0);
+	CHECK(wait_msg(b, 2500, addr) == PW_MOUNTER && strcmp(addr, ADDR_D) == 0);
+	/* Loose above (a loaded CI machine pumps late), yet below a two-second interval. */
+	int64_t waited = mounters_now_ms() - t0;
+	CHECK(waited >= 900 && waited < 1900);
+	bench_end(b);
+}
+
+/* Eviction takes an idle mounter only: one with a file open is left alone, and the start
+ * that would need its room is refused. */
+static void test_busy_not_evicted(void)
+{
+	char addr[RTFTP_ADDR_MAX];
+	struct bench *b = bench_new("1", "FAKE_MOUNTER_READY=1");
+	putenv("FAKE_MOUNTER_BUSY=1");
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	CHECK(wait_ready(b, ADDR, true) != NULL);
+	mounters_want(b->m, ADDR_B, 0);
+	CHECK(next_msg(b, addr) == PW_MOUNTER_NONE && strcmp(addr, ADDR_B) == 0);
+	struct mrec *a = mounters_find_live(b->m, ADDR);
+	CHECK(a && a->state == M_READY);
+	bench_end(b);
+}
+
+/* Of two idle mounters, the least recently used one makes room. */
+static void test_lru_evicted(void)
+{
+	struct bench *b = bench_new("2", "FAKE_MOUNTER_READY=1");
+	write_nbd(b->root, ADDR_C);
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	CHECK(wait_ready(b, ADDR, false) != NULL);
+	pump(b, 50);
+	mounters_want(b->m, ADDR_B, 0);
+	CHECK(handed_over_for(b, ADDR_B) != 0);
+	CHECK(wait_ready(b, ADDR_B, false) != NULL);
+	mounters_want(b->m, ADDR_C, 0);
+	CHECK(mounters_find_live(b->m, ADDR) == NULL);     /* the older one */
+	CHECK(mounters_find_live(b->m, ADDR_B) != NULL);
+	bench_end(b);
+}
+
+/* A .nbd file that appears never evicts a mounter a client may be about to use: only the
+ * worker's requests do. */
+static void test_proactive_never_evicts(void)
+{
+	struct bench *b = bench_new_watching("1", "FAKE_MOUNTER_READY=1", true);
+	for (int i = 0; i < 200 && !b->m->list; i++)
+		pump(b, 10);
+	struct mrec *r = b->m->list;
+	CHECK(r != NULL);
+	const char *first = r && strcmp(r->addr, ADDR) == 0 ? ADDR : ADDR_B;
+	CHECK(wait_ready(b, first, false) != NULL);
+	pid_t pid = live_pid(b, first);
+	write_nbd(b->root, ADDR_C);
+	pump(b, 1600);                             /* past the 1 s debounce */
+	CHECK(live_pid(b, first) == pid && kill(pid, 0) == 0);
+	CHECK(mounters_find_live(b->m, ADDR_C) == NULL);
+	bench_end(b);
+}
+
+/* Starts that wait for room go first come, first served, and a start that arrives while a
+ * mounter is on its way out waits too (it is not refused for want of an idle one). */
+static void test_waiting_order(void)
+{
+	char addr[RTFTP_ADDR_MAX];
+	struct bench *b = bench_new("1", "FAKE_MOUNTER_IGNORE_TERM=1");
+	putenv("FAKE_MOUNTER_READY=1");
+	write_nbd(b->root, ADDR_C);
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	CHECK(wait_ready(b, ADDR, false) != NULL);
+	mounters_want(b->m, ADDR_B, 0);            /* evicts ADDR, which takes its 3 s */
+	mounters_want(b->m, ADDR_C, 0);
+	pump(b, 100);
+	CHECK(next_msg(b, addr) == 0);             /* both wait */
+	CHECK(wait_msg(b, 4000, addr) == PW_MOUNTER && strcmp(addr, ADDR_B) == 0);
+	bench_end(b);
+}
+
+/* Proactive: a .nbd file rewritten with the same bytes keeps its mounter; one deleted stops
+ * its mounter. */
+static void test_nbd_rewrite_and_delete(void)
+{
+	char path[128];
+	struct bench *b = bench_new_watching("2", NULL, true);
+	for (int i = 0; i < 200 && !(live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0); i++)
+		pump(b, 10);
+	pid_t a = live_pid(b, ADDR);
+	CHECK(a > 0 && live_pid(b, ADDR_B) > 0);
+	write_nbd(b->root, ADDR);
+	snprintf(path, sizeof(path), "%s/%s.nbd", b->root, ADDR_B);
+	CHECK(unlink(path) == 0);
+	for (int i = 0; i < 250 && mounters_find_live(b->m, ADDR_B); i++)
+		pump(b, 10);
+	CHECK(mounters_find_live(b->m, ADDR_B) == NULL);
+	pump(b, 300);
+	CHECK(live_pid(b, ADDR) == a);
+	bench_end(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -378,6 +670,19 @@ int main(int argc, char **argv)
 	test_symlinked_nbd();
 	test_overflow_rescan();
 	test_no_mounters_no_watch();
+	test_canonical_addresses();
+	test_fifo_nbd();
+	test_mounter_misbehaves();
+	test_waiting_start_refused();
+	test_worker_restart_stops_mounters();
+	test_shutdown_starts_nothing();
+	test_stalled_is_killed();
+	test_start_burst();
+	test_busy_not_evicted();
+	test_lru_evicted();
+	test_proactive_never_evicts();
+	test_waiting_order();
+	test_nbd_rewrite_and_delete();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }

@@ -303,6 +303,13 @@ static void test_bad_framing(void)
 		 (ssize_t)(H + IPC_MAX_PAYLOAD + 1));
 	CHECK_EQ(ipc_recv(sv[1], &m), -1);
 	CHECK_EQ(errno, EPROTO);
+	/* One byte more than the largest payload, the header claiming the largest: what fits
+	 * would match the header, but the message was cut (MSG_TRUNC): refused. */
+	hdr_bytes(buf, 1, 0, IPC_MAX_PAYLOAD, 0);
+	CHECK_EQ(send_raw(buf, H + IPC_MAX_PAYLOAD + 1, NULL, 0, false),
+		 (ssize_t)(H + IPC_MAX_PAYLOAD + 1));
+	CHECK_EQ(ipc_recv(sv[1], &m), -1);
+	CHECK_EQ(errno, EPROTO);
 	/* Exactly the largest, built by hand: fine. */
 	hdr_bytes(buf, 2, 0, IPC_MAX_PAYLOAD, 77);
 	CHECK_EQ(send_raw(buf, H + IPC_MAX_PAYLOAD, NULL, 0, false), (ssize_t)(H + IPC_MAX_PAYLOAD));

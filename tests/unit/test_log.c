@@ -1,4 +1,6 @@
 /* log_escape (common/log.c): what a client controls is logged as printable ASCII only. */
+#include <unistd.h>
+
 #include "check.h"
 #include "log.h"
 
@@ -101,9 +103,34 @@ static void test_one_line(void)
 	CHECK_STR(sunk, "worker: x?rtftp: transfer client=10.0.0.9 outcome=ok");
 	log_warnx("read of %s failed", "/boot/a\r\nb\x1b[2J\x7f");
 	CHECK(strstr(sunk, "read of /boot/a??b?[2J? failed") != NULL);
+	log_line(LOG_LVL_INFO, "a\x01" "b\x1f" "c\x20" "d\x7e" "e");     /* 0x01..0x1f: all of them */
+	CHECK_STR(sunk, "a?b?c d~e");
 	log_info("plain caf\xc3\xa9 \"q\"");
 	CHECK(strstr(sunk, "plain caf\xc3\xa9 \"q\"") != NULL);   /* only control bytes change */
 	log_set_sink(NULL, NULL);
+}
+
+/* A line too long for one write is cut, and still ends in a newline: the next entry starts
+ * a line of its own. */
+static void test_long_line_ends_in_newline(void)
+{
+	char line[3000], got[4096];
+	int p[2], saved = dup(STDERR_FILENO);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	if (saved < 0 || pipe(p) < 0 || dup2(p[1], STDERR_FILENO) < 0) {
+		CHECK_FAIL_("cannot capture stderr");
+		return;
+	}
+	log_line(LOG_LVL_WARN, line);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[1]);
+	ssize_t n = read(p[0], got, sizeof(got));
+	close(p[0]);
+	CHECK_EQ(n, 2047);
+	CHECK(n > 0 && got[n - 1] == '\n');
+	CHECK(n > 0 && memchr(got, '\n', (size_t)n - 1) == NULL);
 }
 
 int main(void)
@@ -112,5 +139,6 @@ int main(void)
 	test_truncation();
 	test_tiny();
 	test_one_line();
+	test_long_line_ends_in_newline();
 	return check_done("test_log");
 }
