@@ -322,6 +322,17 @@ static void test_refusals_bounded(void)
 		     "(more than 100 a second)\n") == 0);
 }
 
+static bool client_listed(const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage host = *peer;
+	((struct sockaddr_in *)&host)->sin_port = 0;
+	for (unsigned b = 0; b < CLIENT_BUCKETS; b++)
+		for (const struct client *c = W.clients[b]; c; c = c->next)
+			if (addr_host_equal(&c->addr, &host))
+				return true;
+	return false;
+}
+
 /* A table full of addresses that asked once and went (a flood from an IPv6 /64) does not
  * shut out a new client: an idle entry makes room. */
 static void test_client_table_full(void)
@@ -348,6 +359,38 @@ static void test_client_table_full(void)
 	CHECK(poll(&pf, 1, 1000) == 1 && recv(c3.fd, buf, sizeof(buf), 0) == 516 && buf[1] == TFTP_DATA);
 	CHECK(W.nclients <= 65536);
 	close(c3.fd);
+	transfers_stop_all(&W);
+	W.cfg.rrq_rate = 1000;
+}
+
+/* A full table makes room by forgetting an idle address, never one with a transfer in flight,
+ * even when that one is the longest quiet (a long transfer sends no new request): freeing it
+ * would leave the transfer pointing at freed memory. Two tables' worth of new addresses pass
+ * every bucket, so the busy client is the oldest of its bucket at some point. */
+static void test_full_table_keeps_busy_clients(void)
+{
+	const uint8_t req[] = "\0\1missing\0octet";
+	const uint8_t three[] = "\0\1three\0octet";
+	struct wclient b;
+	struct sockaddr_storage p;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&p;
+	W.cfg.rrq_rate = 1000000;
+	harness_client(&b, 0x7f000032);          /* 127.0.0.50 */
+	transfer_start(&W, &W.listeners[0], &b.addr, &server_local, 0, three, sizeof(three));
+	struct transfer *t = transfer_find(&W, &b.addr);
+	CHECK(t != NULL);
+	W.now_ms += 1;                           /* every address from now on is newer */
+	for (unsigned i = 0; i < 2 * 65536; i++) {
+		memset(&p, 0, sizeof(p));
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(9);
+		s4->sin_addr.s_addr = htonl(0x7f650000u + i);      /* 127.101.0.0 - 127.102.255.255 */
+		transfer_start(&W, &W.listeners[0], &p, &server_local, 0, req, sizeof(req));
+	}
+	CHECK(W.nclients <= 65536);
+	CHECK(client_listed(&b.addr));
+	CHECK(t == transfer_find(&W, &b.addr) && t->client == client_get(&W, &b.addr));
+	close(b.fd);
 	transfers_stop_all(&W);
 	W.cfg.rrq_rate = 1000;
 }
@@ -618,17 +661,6 @@ static void test_timer_heap_order(void)
 	CHECK(W.timers.n == 0);
 }
 
-static bool client_listed(const struct sockaddr_storage *peer)
-{
-	struct sockaddr_storage host = *peer;
-	((struct sockaddr_in *)&host)->sin_port = 0;
-	for (unsigned b = 0; b < CLIENT_BUCKETS; b++)
-		for (const struct client *c = W.clients[b]; c; c = c->next)
-			if (addr_host_equal(&c->addr, &host))
-				return true;
-	return false;
-}
-
 /* An address idle for long is forgotten, but never one with a transfer in flight: the
  * transfer points at it. */
 static void test_busy_client_not_expired(void)
@@ -702,6 +734,7 @@ int main(void)
 	test_netascii_budget();
 	test_refusals_bounded();
 	test_client_table_full();
+	test_full_table_keeps_busy_clients();
 	test_duplicate_rrq_one_transfer();
 	test_rrq_echo_after_first_ack();
 	test_probe_then_error8();
