@@ -304,6 +304,22 @@ class Attacks(h.ServerTestCase):
                     else:
                         self.assertEqual(p.opcode, h.ERROR)
 
+    def test_datagram_over_2048_bytes_refused(self):
+        """A request of 2048 bytes is read; one byte more is refused as a whole with ERROR 4,
+        even when its first 2048 bytes are a valid RRQ for a file that exists."""
+        base = b"\x00\x01ok.txt\x00octet\x00pad\x00"
+        for size in (2048, 2049):
+            with self.subTest(size=size):
+                pkt = base + b"v" * (size - len(base) - 1) + b"\x00"
+                c = self.client("127.0.0.2")
+                c.send_raw(pkt)
+                p = c.expect()
+                if size == 2048:
+                    self.assertEqual(c.fetch("ok.txt", send_request=False, first=p).data, OK)
+                else:
+                    self.assertEqual((p.opcode, p.code), (h.ERROR, 4), repr(p))
+                    self.assertIn(b"too large", p.msg)
+
     def test_ipv6_huge_datagram(self):
         c = self.client("::1")
         c.send_raw(b"\x00\x01" + b"a" * 65000 + b"\x00octet\x00")
