@@ -448,6 +448,22 @@ static void test_duplicate_rrq_one_transfer(void)
 	CHECK(cur() == NULL);
 }
 
+/* Another request from the port of a transfer not yet answered is a new request, not a
+ * retransmission, even when it is just as long: the transfer restarts with the new file. */
+static void test_other_rrq_same_port_restarts(void)
+{
+	rrq("three", NULL);
+	expect_data(1, 512);
+	rrq("exact", NULL);                      /* the same length, another file */
+	CHECK(strstr(last_log, "outcome=restarted") != NULL);
+	data_seed = 2;                           /* "exact"'s bytes, not "three"'s */
+	data_blksize = 512;
+	expect_data(1, 512);
+	data_seed = -1;
+	ack(1); drain(); ack(2); drain(); ack(3);
+	CHECK(cur() == NULL && strstr(last_log, "outcome=ok") != NULL);
+}
+
 /* The client re-sends its RRQ just as our first reply (answered late: a remote disk was
  * starting) reaches it, so the retransmission arrives behind its ACK 0. It is the same
  * request, not a reboot: restarting would answer from a new port that the client, locked to
@@ -740,6 +756,7 @@ int main(void)
 	test_full_table_keeps_busy_clients();
 	test_duplicate_rrq_one_transfer();
 	test_rrq_echo_after_first_ack();
+	test_other_rrq_same_port_restarts();
 	test_probe_then_error8();
 	test_final_ack_then_port_reuse();
 	test_lookup_cache(root);
