@@ -13,6 +13,12 @@ OK = b"ok for 127.0.0.2\n"
 SECRET3 = b"SECRET-OF-127.0.0.3-" + os.urandom(6).hex().encode() + b"\n"
 NBD_SECRET = b"NBD-CONFIG-SECRET-" + os.urandom(6).hex().encode() + b"\n"
 BIG = h.pattern_bytes(5000, seed=31)
+CTL = b"a file whose name has a control character\n"
+CONTROLS = ("\x01", "\x1b", "\x1f", "\x7f", "\n")
+# the longest name served (511 bytes, in three components of at most 255) and one byte more
+LONG511 = "L" * 250 + "/" + "M" * 250 + "/" + "n" * 9
+LONG512 = LONG511 + "n"
+FALLBACK = b"default's rel-out: never the answer for a client folder's link out\n"
 
 
 class Attacks(h.ServerTestCase):
@@ -24,7 +30,12 @@ class Attacks(h.ServerTestCase):
         "default/pub.txt": b"public\n",
         "127.0.0.2.nbd": NBD_SECRET,
         "x.nbd": NBD_SECRET,
+        "127.0.0.2/" + LONG511: b"511 bytes of name\n",
+        "127.0.0.2/" + LONG512: b"512 bytes of name\n",
+        "default/rel-out": FALLBACK,
     }
+    for _c in CONTROLS:
+        FILES["127.0.0.2/ctl%s.txt" % _c] = CTL
     # a high --rrq-rate: this class sends many requests from one address on purpose
     ARGS = ["--map-backslash", "--timeout", "1", "--retries", "2", "--rrq-rate", "10000"]
 
@@ -147,6 +158,59 @@ class Attacks(h.ServerTestCase):
             with self.subTest(name=name[:40]):
                 self.assertRefused(name)
 
+    def test_control_characters_refused_even_for_existing_files(self):
+        """A name with a control character (0x00-0x1f, 0x7f) is refused with ERROR 2 before any
+        lookup: here a file of that very name exists and must not be served."""
+        for ch in CONTROLS:
+            with self.subTest(ch=ch):
+                p = self.assertRefused("ctl%s.txt" % ch)
+                self.assertEqual(p.code, 2, repr(p))
+                self.assertIn(b"control character", p.msg)
+        self.forbidden.append(CTL.strip())
+
+    def test_name_length_limit(self):
+        """A name of 511 bytes is served; 512 is refused with ERROR 2 although the file exists."""
+        self.assertEqual(self.client("127.0.0.2").fetch(LONG511).data, b"511 bytes of name\n")
+        p = self.assertRefused(LONG512)
+        self.assertEqual(p.code, 2, repr(p))
+        self.assertIn(b"too long", p.msg)
+
+    def test_empty_names_refused_with_error_2(self):
+        """Empty, also once the leading slashes are stripped: ERROR 2, not a lookup of ""."""
+        for name in ("", "/", "//", "\\"):
+            with self.subTest(name=name):
+                p = self.assertRefused(name)
+                self.assertEqual(p.code, 2, repr(p))
+                self.assertIn(b"empty file name", p.msg)
+
+    def test_every_leading_slash_stripped(self):
+        for name, want in (("/ok.txt", OK), ("//ok.txt", OK), ("///sub/inner.txt", b"inner\n")):
+            with self.subTest(name=name):
+                self.assertEqual(self.client("127.0.0.2").fetch(name).data, want)
+
+    def test_map_backslash_serves_nested_names(self):
+        """--map-backslash: Windows-style names reach the same files as slashed ones."""
+        self.assertEqual(self.client("127.0.0.2").fetch("sub\\inner.txt").data, b"inner\n")
+        self.assertEqual(self.client("127.0.0.2").fetch("\\ok.txt").data, OK)
+
+    def test_link_out_of_client_folder_does_not_fall_back_to_default(self):
+        """A name that leads outside the client's folder is refused (ERROR 2), not looked up
+        again in default/, where a file of that name exists."""
+        p = self.assertRefused("rel-out")
+        self.assertEqual(p.code, 2, repr(p))
+        self.forbidden.append(FALLBACK.strip())
+
+    def test_error_packets_never_answered(self):
+        """An ERROR on the listening port gets no reply at all (two servers must not bounce
+        errors at each other), unlike the other stray opcodes."""
+        c = self.client("127.0.0.2")
+        for pkt in (h.build_error(0, "x"), h.build_error(5, "unknown transfer ID"),
+                    h.build_error(8, ""), b"\x00\x05\x00\x01"):
+            c.send_raw(pkt)
+        self.assertEqual(c.recv_all(0.6), [])
+        c.send_raw(h.build_ack(1))
+        self.assertEqual(c.expect(what="ERROR 4 for a stray ACK").code, 4)
+
     def test_nul_inside_name(self):
         # the name ends at the first NUL; what follows is taken as the mode: not a valid RRQ
         c = self.client("127.0.0.2")
@@ -240,6 +304,22 @@ class Attacks(h.ServerTestCase):
                     else:
                         self.assertEqual(p.opcode, h.ERROR)
 
+    def test_datagram_over_2048_bytes_refused(self):
+        """A request of 2048 bytes is read; one byte more is refused as a whole with ERROR 4,
+        even when its first 2048 bytes are a valid RRQ for a file that exists."""
+        base = b"\x00\x01ok.txt\x00octet\x00pad\x00"
+        for size in (2048, 2049):
+            with self.subTest(size=size):
+                pkt = base + b"v" * (size - len(base) - 1) + b"\x00"
+                c = self.client("127.0.0.2")
+                c.send_raw(pkt)
+                p = c.expect()
+                if size == 2048:
+                    self.assertEqual(c.fetch("ok.txt", send_request=False, first=p).data, OK)
+                else:
+                    self.assertEqual((p.opcode, p.code), (h.ERROR, 4), repr(p))
+                    self.assertIn(b"too large", p.msg)
+
     def test_ipv6_huge_datagram(self):
         c = self.client("::1")
         c.send_raw(b"\x00\x01" + b"a" * 65000 + b"\x00octet\x00")
@@ -310,10 +390,21 @@ class Attacks(h.ServerTestCase):
         self.assertEqual(self.srv.tree(), self.snapshot, "the tree below the temporary folder changed")
 
 
+class NamesAsSent(h.ServerTestCase):
+    """Without --map-backslash a backslash is an ordinary character of the name."""
+    FILES = {"default/back\\slash.txt": b"a backslash in the name\n",
+             "default/back/slash.txt": b"WRONG: the backslash was mapped\n"}
+
+    def test_backslash_kept_without_map_backslash(self):
+        t = self.client("127.0.0.2").fetch("back\\slash.txt")
+        self.assertEqual(t.data, b"a backslash in the name\n")
+
+
 class AllowExt(h.ServerTestCase):
     FILES = {"default/boot.efi": b"efi\n", "default/disk.img": b"img\n",
              "default/grub.cfg": b"cfg\n", "default/boot.efi.txt": b"txt\n",
-             "default/noext": b"none\n"}
+             "default/noext": b"none\n", "default/BOOT.EFI": b"EFI\n",
+             "default/disk.im": b"im\n", "default/boot.ef": b"ef\n"}
     ARGS = ["--allow-ext", ".efi,.img"]
 
     def test_allowed_served(self):
@@ -328,6 +419,19 @@ class AllowExt(h.ServerTestCase):
                 p = c.expect()
                 self.assertEqual(p.opcode, h.ERROR, "%r served despite --allow-ext: %r"
                                  % (name, p))
+
+    def test_extension_case_insensitive(self):
+        self.assertEqual(self.client("127.0.0.2").fetch("BOOT.EFI").data, b"EFI\n")
+
+    def test_extension_matched_whole(self):
+        """.im and .ef are not .img and .efi: a prefix of an allowed extension is refused."""
+        for name in ("disk.im", "boot.ef"):
+            with self.subTest(name=name):
+                c = self.client("127.0.0.2")
+                c.send_rrq(name)
+                p = c.expect()
+                self.assertEqual((p.opcode, p.code), (h.ERROR, 2), repr(p))
+                self.assertIn(b"file type not served", p.msg)
 
 
 if __name__ == "__main__":

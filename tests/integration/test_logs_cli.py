@@ -71,6 +71,8 @@ class TextLog(h.ServerTestCase):
         c.error(0, "closed", p.peer)
         r = self.srv.wait_record(since=mark, client="127.0.0.3", file="b.txt")
         self.assertEqual(r["outcome"], "aborted", r["_line"])
+        self.assertEqual(r["bytes"], "512", "the bytes acknowledged, not the file's size: "
+                         + r["_line"])
 
     def test_outcome_timeout(self):
         mark = self.srv.log_mark()
@@ -80,6 +82,7 @@ class TextLog(h.ServerTestCase):
         c.ack(1, p.peer)
         r = self.srv.wait_record(since=mark, timeout=15, client="127.0.0.4", file="b.txt")
         self.assertEqual(r["outcome"], "timeout", r["_line"])
+        self.assertEqual(r["bytes"], "512", r["_line"])
 
     def test_outcome_restarted(self):
         mark = self.srv.log_mark()

@@ -1,6 +1,7 @@
 """Where replies come from: per-transfer ports, --port-range, --single-port, and the local
 address the request was sent to (multi-homed / anycast)."""
 
+import socket
 import threading
 
 import rtftp_harness as h
@@ -66,6 +67,36 @@ class PortRange(h.ServerTestCase):
         t = self.client("::1").fetch("f2.bin")
         self.assertTrue(self.lo <= t.tid[1] <= self.hi, t.tid)
         self.assertBytesEqual(t.data, FILES["default/f2.bin"])
+
+
+class PortRangeCrowded(h.ServerTestCase):
+    """A port of the range held by another program: the search for a free port wraps round
+    within the range, never past its end."""
+
+    FILES = FILES
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lo = h.free_port()
+        cls.hi = cls.lo + 1
+        cls.blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cls.blocker.bind(("127.0.0.1", cls.hi))
+        cls.ARGS = ["--port-range", "%d:%d" % (cls.lo, cls.hi)]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.blocker.close()
+
+    def test_busy_port_skipped_within_range(self):
+        # the search starts at a random port of the two: a dozen transfers start at the busy
+        # one about six times
+        for i in range(12):
+            with self.subTest(transfer=i):
+                t = self.client("127.0.0.2").fetch("f0.bin")
+                self.assertEqual(t.tid[1], self.lo)
+                self.assertBytesEqual(t.data, FILES["default/f0.bin"])
 
 
 class SinglePort(h.ServerTestCase):

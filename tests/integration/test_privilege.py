@@ -158,6 +158,26 @@ class Shutdown(h.ServerTestCase):
         # restart so that tearDownClass has something to stop
         self.srv.start()
 
+    def test_worker_ends_when_the_parent_is_gone(self):
+        """The parent killed outright: its worker, now unsupervised, ends its transfers (the
+        client hears "server shutting down") and exits, instead of serving on as an orphan."""
+        kids = self.srv.children()
+        self.assertEqual(len(self.srv.worker_pids()), 1, kids)
+        c = self.client("127.0.0.2")
+        c.send_rrq("file.bin")
+        p = c.expect()
+        self.assertEqual(p.opcode, h.DATA)
+        os.kill(self.srv.proc.pid, signal.SIGKILL)
+        self.srv.proc.wait(5)
+        e = c.expect(timeout=3, what="the worker's goodbye")
+        self.assertEqual((e.opcode, e.code, e.msg), (h.ERROR, 0, b"server shutting down"), repr(e))
+        end = time.monotonic() + 3
+        while time.monotonic() < end and any(h.pid_alive(k) for k in kids):
+            time.sleep(0.05)
+        self.assertEqual([k for k in kids if h.pid_alive(k)], [], "children outlived the parent")
+        self.srv.stop(check=False)    # reaps what is left, whatever happened
+        self.srv.start()
+
 
 if __name__ == "__main__":
     h.main()

@@ -128,6 +128,22 @@ class Retransmit(h.ServerTestCase):
         t = c.fetch("file.bin", send_request=False, first=p)
         self.assertBytesEqual(t.data, FILE)
 
+    def test_stranger_error_not_answered(self):
+        """A stranger's ERROR on a transfer's port gets no ERROR 5 back (two servers must not
+        bounce errors at each other forever); its ACK does, and the transfer goes on."""
+        c = self.client("127.0.0.2")
+        c.send_rrq("file.bin")
+        p = c.expect()
+        tid = p.peer
+        stranger = self.client("127.0.0.3")
+        stranger.error(5, "unknown transfer ID", tid)
+        self.assertEqual(stranger.recv_all(0.5), [], "an ERROR was answered")
+        stranger.ack(1, tid)
+        e = stranger.expect(what="ERROR 5 for the stranger's ACK")
+        self.assertEqual((e.opcode, e.code), (h.ERROR, 5), repr(e))
+        t = c.fetch("file.bin", send_request=False, first=p)
+        self.assertBytesEqual(t.data, FILE)
+
     def test_lost_ack_0_resends_oack(self):
         c = self.client("127.0.0.2")
         c.send_rrq("file.bin", options=[("blksize", "1024"), ("tsize", "0")])

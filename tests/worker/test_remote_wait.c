@@ -346,6 +346,75 @@ static void test_netascii_stall(void)
 	close(ch);
 }
 
+/* A descriptor may come only with WM_OPENED: one with any other message ends that mounter, and
+ * the descriptor is closed, not kept. */
+static void test_descriptor_with_other_message(void)
+{
+	int ch = ready_mounter(), before = memfds_open();
+	int mfd = memfd_create("stray", 0);
+	struct wm_progress pr = { .available = 0 };
+	CHECK(ipc_send(ch, WM_PROGRESS, 99, &pr, sizeof(pr), mfd) == 0);
+	close(mfd);
+	for (int i = 0; i < 3; i++)
+		evloop_run_once(&W.loop, 50);
+	CHECK(memfds_open() == before);
+	uint8_t b[64];
+	ssize_t n;
+	while ((n = recv(ch, b, sizeof(b), MSG_DONTWAIT)) > 0)
+		;                                  /* the worker's HELLO */
+	CHECK(n == 0);                         /* then the worker closed the channel */
+	close(ch);
+}
+
+/* A mounter whose progress goes backwards (bytes it said were final are not) is broken: it is
+ * ended and the transfer reading from it gets an error, not bytes that may change. */
+static void test_progress_backwards_ends_the_mounter(void)
+{
+	int ch = ready_mounter();
+	rrq_from(&client2_addr, "three");
+	uint32_t id = open_id(ch);
+	CHECK(id != 0);
+	send_file(ch, id, true, 2);              /* 2 of 5 bytes final: DATA 1 waits */
+	CHECK(strcmp(data1_at(client2_fd), "") == 0);
+	struct wm_progress pr = { .available = 1 };
+	CHECK(ipc_send(ch, WM_PROGRESS, id, &pr, sizeof(pr), -1) == 0);
+	for (int i = 0; i < 3; i++)
+		evloop_run_once(&W.loop, 50);
+	CHECK(transfer_find(&W, &client2_addr) == NULL);
+	CHECK(strcmp(data1_at(client2_fd), "ERROR") == 0);
+	close(ch);
+	evloop_run_once(&W.loop, 50);
+}
+
+/* A client whose mounter could not start is not asked for again for 10 s: meanwhile its
+ * requests are served from default/ at once; after that the next request asks afresh. */
+static void test_failed_start_backs_off(void)
+{
+	struct transfer *t;
+	/* past any earlier back-off: the event loop of the tests before set the clock back to the
+	 * real one, up to a whole mounter wait behind the test's */
+	advance(WAIT_MS + 10001);
+	wants();
+	drain_client();
+	rrq("three");
+	CHECK(wants() == 1);
+	remote_on_mounter_none(&W, "127.0.0.1"); /* the parent starts none */
+	CHECK(strcmp(data1(), "hello") == 0);    /* the waiting request, from default/ */
+	if ((t = transfer_find(&W, &client_addr)) != NULL)
+		transfer_end(t, "ok", NULL);
+	advance(9000);
+	rrq("three");
+	CHECK(wants() == 0);
+	CHECK(strcmp(data1(), "hello") == 0);    /* at once, without waiting for a disk */
+	if ((t = transfer_find(&W, &client_addr)) != NULL)
+		transfer_end(t, "ok", NULL);
+	advance(1001);
+	rrq("three");
+	CHECK(wants() == 1);
+	if ((t = transfer_find(&W, &client_addr)) != NULL)
+		transfer_end(t, "ok", NULL);
+}
+
 int main(void)
 {
 	char root[] = "/tmp/rtftp-remote-wait-XXXXXX";
@@ -357,5 +426,8 @@ int main(void)
 	answer_open(false, "ERROR");
 	answer_open(true, "hello");
 	test_netascii_stall();
+	test_progress_backwards_ends_the_mounter();
+	test_descriptor_with_other_message();
+	test_failed_start_backs_off();
 	return harness_finish(root, checks, failures);
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "harness.h"
 #include "log.h"
 #include "worker.h"
@@ -142,6 +143,16 @@ static void expect_data(uint16_t block, int len)
 			n >= 2 ? buf[1] : -1, n >= 4 ? (buf[2] << 8 | buf[3]) : -1);
 }
 
+/* "three" with DATA 2 out: the rest of it, and a clean end with every byte counted. */
+static void finish_three(void)
+{
+	ack(2);
+	expect_data(3, 100);
+	ack(3);
+	CHECK(cur() == NULL);
+	CHECK(strstr(last_log, "outcome=ok") && strstr(last_log, "bytes=1124"));
+}
+
 static void test_plain_and_sorcerer(void)
 {
 	rrq("three", NULL);                      /* 1124 bytes: 512 + 512 + 100 */
@@ -150,11 +161,7 @@ static void test_plain_and_sorcerer(void)
 	expect_data(2, 512);
 	ack(1);                                  /* duplicate ACK: nothing may be resent */
 	CHECK(drain() == 0);
-	ack(2);
-	expect_data(3, 100);
-	ack(3);
-	CHECK(cur() == NULL);
-	CHECK(strstr(last_log, "outcome=ok") && strstr(last_log, "bytes=1124"));
+	finish_three();
 }
 
 static void test_exact_multiple_ends_empty(void)
@@ -315,6 +322,17 @@ static void test_refusals_bounded(void)
 		     "(more than 100 a second)\n") == 0);
 }
 
+static bool client_listed(const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage host = *peer;
+	((struct sockaddr_in *)&host)->sin_port = 0;
+	for (unsigned b = 0; b < CLIENT_BUCKETS; b++)
+		for (const struct client *c = W.clients[b]; c; c = c->next)
+			if (addr_host_equal(&c->addr, &host))
+				return true;
+	return false;
+}
+
 /* A table full of addresses that asked once and went (a flood from an IPv6 /64) does not
  * shut out a new client: an idle entry makes room. */
 static void test_client_table_full(void)
@@ -341,6 +359,38 @@ static void test_client_table_full(void)
 	CHECK(poll(&pf, 1, 1000) == 1 && recv(c3.fd, buf, sizeof(buf), 0) == 516 && buf[1] == TFTP_DATA);
 	CHECK(W.nclients <= 65536);
 	close(c3.fd);
+	transfers_stop_all(&W);
+	W.cfg.rrq_rate = 1000;
+}
+
+/* A full table makes room by forgetting an idle address, never one with a transfer in flight,
+ * even when that one is the longest quiet (a long transfer sends no new request): freeing it
+ * would leave the transfer pointing at freed memory. Two tables' worth of new addresses pass
+ * every bucket, so the busy client is the oldest of its bucket at some point. */
+static void test_full_table_keeps_busy_clients(void)
+{
+	const uint8_t req[] = "\0\1missing\0octet";
+	const uint8_t three[] = "\0\1three\0octet";
+	struct wclient b;
+	struct sockaddr_storage p;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&p;
+	W.cfg.rrq_rate = 1000000;
+	harness_client(&b, 0x7f000032);          /* 127.0.0.50 */
+	transfer_start(&W, &W.listeners[0], &b.addr, &server_local, 0, three, sizeof(three));
+	struct transfer *t = transfer_find(&W, &b.addr);
+	CHECK(t != NULL);
+	W.now_ms += 1;                           /* every address from now on is newer */
+	for (unsigned i = 0; i < 2 * 65536; i++) {
+		memset(&p, 0, sizeof(p));
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(9);
+		s4->sin_addr.s_addr = htonl(0x7f650000u + i);      /* 127.101.0.0 - 127.102.255.255 */
+		transfer_start(&W, &W.listeners[0], &p, &server_local, 0, req, sizeof(req));
+	}
+	CHECK(W.nclients <= 65536);
+	CHECK(client_listed(&b.addr));
+	CHECK(t == transfer_find(&W, &b.addr) && t->client == client_get(&W, &b.addr));
+	close(b.fd);
 	transfers_stop_all(&W);
 	W.cfg.rrq_rate = 1000;
 }
@@ -396,6 +446,22 @@ static void test_duplicate_rrq_one_transfer(void)
 	CHECK(drain() == 1);                     /* DATA 1 of the new; nothing to the old */
 	ack(1); drain(); ack(2); drain(); ack(3);
 	CHECK(cur() == NULL);
+}
+
+/* Another request from the port of a transfer not yet answered is a new request, not a
+ * retransmission, even when it is just as long: the transfer restarts with the new file. */
+static void test_other_rrq_same_port_restarts(void)
+{
+	rrq("three", NULL);
+	expect_data(1, 512);
+	rrq("exact", NULL);                      /* the same length, another file */
+	CHECK(strstr(last_log, "outcome=restarted") != NULL);
+	data_seed = 2;                           /* "exact"'s bytes, not "three"'s */
+	data_blksize = 512;
+	expect_data(1, 512);
+	data_seed = -1;
+	ack(1); drain(); ack(2); drain(); ack(3);
+	CHECK(cur() == NULL && strstr(last_log, "outcome=ok") != NULL);
 }
 
 /* The client re-sends its RRQ just as our first reply (answered late: a remote disk was
@@ -486,6 +552,9 @@ static void test_lookup_cache(const char *root)
 	ack(1);
 	CHECK(cur() == NULL && strstr(last_log, "outcome=ok") != NULL);
 	W.now_ms += 6000;
+	rrq("once", NULL);
+	CHECK(strstr(last_log, "outcome=not-found") != NULL); /* expired before housekeeping ran */
+	drain();
 	cache_expire(&W, false);
 	rrq("once", NULL);
 	CHECK(strstr(last_log, "outcome=not-found") != NULL); /* expired: looked up again */
@@ -507,6 +576,151 @@ static void test_probe_then_error8(void)
 	CHECK(strstr(last_log, "outcome=probe") != NULL);
 }
 
+/* While the OACK waits, only ACK 0 starts the data; and an ACK for a block not yet sent (the
+ * one after the window) moves nothing: taking it would skip a block the client never had. */
+static void test_acks_outside_the_window_ignored(void)
+{
+	const char *opts[] = { "tsize", "0", NULL };
+	rrq("three", opts);
+	CHECK(drain() == 1);                     /* OACK */
+	ack(1);
+	CHECK(drain() == 0);
+	CHECK(cur() && cur()->state == XS_OACK);
+	ack(0);
+	expect_data(1, 512);
+	ack(2);                                  /* DATA 2 was never sent */
+	CHECK(drain() == 0);
+	CHECK(cur() && cur()->base == 1);
+	ack(1);
+	expect_data(2, 512);
+	finish_three();
+}
+
+/* Each retransmission doubles the timeout, at most three times (1, 2, 4, 8, 8 ... s as
+ * docs/protocol.md says), plus at most 25 % jitter: every resend comes neither before its
+ * doubled timeout nor after that plus a quarter. */
+static void test_backoff_doubles_three_times(void)
+{
+	W.cfg.retries = 6;
+	rrq("three", NULL);
+	expect_data(1, 512);
+	ack(1);                                  /* an answer: --retries applies, not the pre-ACK bound */
+	expect_data(2, 512);
+	for (unsigned k = 0; k < 6; k++) {
+		unsigned rto = 1000u << (k < 3 ? k : 3);
+		advance(rto - 1);
+		CHECK(drain() == 0);
+		advance(rto / 4 + 1);
+		CHECK(drain() == 1);
+		if (k == 5)
+			CHECK(cur() != NULL);            /* the sixth resend, still within --retries */
+	}
+	advance(8000 + 2000);
+	CHECK(cur() == NULL);
+	CHECK(strstr(last_log, "outcome=timeout") && strstr(last_log, "retransmits=6"));
+	W.cfg.retries = 3;
+}
+
+/* Any progress resets the retry count (and the back-off): a transfer that loses one packet of
+ * every block, far more often than --retries in all, still completes. */
+static void test_progress_resets_the_retry_count(void)
+{
+	rrq("ten", NULL);                        /* 10 blocks of 512 and an empty 11th */
+	for (unsigned b = 1; b <= 11; b++) {
+		expect_data((uint16_t)b, b < 11 ? 512 : 0);
+		advance(1250);                       /* its ACK lost: resent after 1 s + jitter */
+		expect_data((uint16_t)b, b < 11 ? 512 : 0);
+		ack((uint16_t)b);
+	}
+	CHECK(cur() == NULL);
+	CHECK(strstr(last_log, "outcome=ok") && strstr(last_log, "retransmits=11"));
+}
+
+/* The timer heap gives every transfer back exactly at its deadline, whatever the order its
+ * timers were set, moved and cleared in; the event loop's wait ends at the earliest one. */
+static void test_timer_heap_order(void)
+{
+	enum { N = 300, SPAN = 5000 };
+	static struct transfer tt[N];
+	uint64_t due[N], now = W.now_ms, earliest = UINT64_MAX;
+	unsigned seed = 7;
+	int armed = 0, fired = 0, late = 0;
+	CHECK(W.timers.n == 0);
+	for (int i = 0; i < N; i++) {
+		tt[i].heap_idx = SIZE_MAX;
+		seed = seed * 1103515245u + 12345u;
+		due[i] = now + 1 + (seed >> 8) % SPAN;
+		timer_set(&W, &tt[i], due[i]);
+	}
+	for (int i = 0; i < N; i += 3) {         /* out of the middle of the heap */
+		seed = seed * 1103515245u + 12345u;
+		if (i % 2) {
+			timer_clear(&W, &tt[i]);
+			due[i] = 0;
+		} else {
+			due[i] = now + 1 + (seed >> 8) % SPAN;
+			timer_set(&W, &tt[i], due[i]);
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		armed += due[i] != 0;
+		if (due[i] && due[i] < earliest)
+			earliest = due[i];
+	}
+	CHECK(timer_next_wait_ms(&W, now) == (int)(earliest - now));
+	for (uint64_t t = now; t <= now + SPAN + 1; t++) {
+		struct transfer *x;
+		while ((x = timer_expired(&W, t)) != NULL) {
+			fired++;
+			late += due[x - tt] != t;
+		}
+	}
+	CHECK(fired == armed);
+	CHECK(late == 0);
+	CHECK(W.timers.n == 0);
+}
+
+/* An address idle for long is forgotten, but never one with a transfer in flight: the
+ * transfer points at it. */
+static void test_busy_client_not_expired(void)
+{
+	struct sockaddr_storage idle;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&idle;
+	memset(&idle, 0, sizeof(idle));
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(9);
+	s4->sin_addr.s_addr = htonl(0x7f000063);                 /* 127.0.0.99 */
+	CHECK(client_get(&W, &idle) != NULL);
+	rrq("three", NULL);
+	expect_data(1, 512);
+	W.now_ms += 61000;                       /* both idle a minute; the timer is not run */
+	clients_expire(&W);
+	CHECK(!client_listed(&idle));
+	CHECK(client_listed(&client_addr));
+	CHECK(cur() != NULL && cur()->client == client_get(&W, &client_addr));
+	transfers_stop_all(&W);
+	drain();
+}
+
+/* No larger block than fits the path MTU without fragmentation: on an Ethernet path (1500)
+ * an IPv4 client asking for the maximum gets 1500 - 20 - 8 - 4 = 1468. */
+static void test_blksize_fits_path_mtu(void)
+{
+	const char *opts[] = { "blksize", "65464", NULL };
+	struct client *c = client_get(&W, &client_addr);
+	uint8_t buf[128];
+	c->mtu = 1500;
+	c->mtu_ms = W.now_ms;                    /* as if just measured */
+	rrq("ten", opts);
+	int n = recv_pkt(buf, sizeof(buf));
+	CHECK(n == 15 && memcmp(buf, "\0\6" "blksize\0" "1468\0", 15) == 0);
+	ack(0);
+	expect_data(1, 1468);
+	transfers_stop_all(&W);
+	drain();
+	c->mtu = 0;
+}
+
 int main(void)
 {
 	char root[] = "/tmp/rtftp-sm-XXXXXX";
@@ -526,20 +740,28 @@ int main(void)
 		fputs("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde ", tf);
 	fclose(tf);
 	setup(root);
+	test_timer_heap_order();
 	test_plain_and_sorcerer();
+	test_acks_outside_the_window_ignored();
 	test_exact_multiple_ends_empty();
 	test_window_go_back();
 	test_pre_ack_resends_are_bounded();
 	test_retries_after_ack();
+	test_backoff_doubles_three_times();
+	test_progress_resets_the_retry_count();
 	test_timeout_option_before_and_after_ack();
 	test_netascii_budget();
 	test_refusals_bounded();
 	test_client_table_full();
+	test_full_table_keeps_busy_clients();
 	test_duplicate_rrq_one_transfer();
 	test_rrq_echo_after_first_ack();
+	test_other_rrq_same_port_restarts();
 	test_probe_then_error8();
 	test_final_ack_then_port_reuse();
 	test_lookup_cache(root);
+	test_busy_client_not_expired();
+	test_blksize_fits_path_mtu();
 	test_rollover();
 	return harness_finish(root, checks, failures);
 }
