@@ -203,6 +203,30 @@ static pid_t live_pid(struct bench *b, const char *addr)
 	return r ? r->pid : -1;
 }
 
+/* Pump (at most ms) until no mounter is known any more: all exited and reaped. */
+static bool pump_until_none(struct bench *b, int ms)
+{
+	for (int i = 0; i < ms / 10 && b->m->list; i++)
+		pump(b, 10);
+	return b->m->list == NULL;
+}
+
+/* Pump (at most ms) until pid is gone. */
+static bool pump_until_dead(struct bench *b, pid_t pid, int ms)
+{
+	for (int i = 0; i < ms / 10 && kill(pid, 0) == 0; i++)
+		pump(b, 10);
+	return kill(pid, 0) != 0;
+}
+
+/* Pump (at most 2 s) until both watched clients have a live mounter: started proactively. */
+static bool pump_until_both_started(struct bench *b)
+{
+	for (int i = 0; i < 200 && !(live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0); i++)
+		pump(b, 10);
+	return live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0;
+}
+
 static void bench_end(struct bench *b)
 {
 	char cmd[128];
@@ -334,9 +358,7 @@ static void test_exit_without_reading(void)
 	log_set_sink(log_keep, NULL);
 	mounters_want(b->m, ADDR, 0);
 	CHECK(handed_over(b) != 0);
-	for (int i = 0; i < 200 && b->m->list; i++)
-		pump(b, 10);
-	CHECK(b->m->list == NULL);                 /* reaped and forgotten */
+	CHECK(pump_until_none(b, 2000));           /* reaped and forgotten */
 	CHECK(strstr(logged, "exited") != NULL);
 	CHECK(strstr(logged, "SIGKILL") == NULL);
 	CHECK(strstr(logged, "malformed") == NULL);
@@ -370,9 +392,7 @@ static void test_overflow_rescan(void)
 {
 	struct bench *b = bench_new_watching("2", NULL, true);
 	char junk[128], path[128];
-	for (int i = 0; i < 200 && !(live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0); i++)
-		pump(b, 10);                       /* both started proactively */
-	CHECK(live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0);
+	CHECK(pump_until_both_started(b));
 	FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "r");
 	int max = 16384;
 	if (f) {
@@ -456,9 +476,7 @@ static void test_mounter_misbehaves(void)
 		log_set_sink(log_keep, NULL);
 		mounters_want(b->m, ADDR, 0);
 		CHECK(handed_over(b) != 0);
-		for (int k = 0; k < 200 && b->m->list; k++)
-			pump(b, 10);
-		CHECK(b->m->list == NULL);         /* killed and reaped */
+		CHECK(pump_until_none(b, 2000));   /* killed and reaped */
 		CHECK(strstr(logged, cases[i][1]) != NULL);
 		log_set_sink(NULL, NULL);
 		bench_end(b);
@@ -494,9 +512,7 @@ static void test_worker_restart_stops_mounters(void)
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ws2) == 0);
 	mounters_set_worker(b->m, ws2[0]);
 	CHECK(mounters_find_live(b->m, ADDR) == NULL);
-	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		pump(b, 10);
-	CHECK(kill(pid, 0) != 0);
+	CHECK(pump_until_dead(b, pid, 2000));
 	bench_end(b);
 	close(ws2[1]);
 }
@@ -528,9 +544,7 @@ static void test_stalled_is_killed(void)
 	log_set_sink(log_keep, NULL);
 	mounters_stalled(b->m, ADDR);
 	CHECK(mounters_find_live(b->m, ADDR) == NULL);
-	for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
-		pump(b, 10);
-	CHECK(kill(pid, 0) != 0);                  /* SIGKILL, not a 3 s SIGTERM grace */
+	CHECK(pump_until_dead(b, pid, 500));       /* SIGKILL, not a 3 s SIGTERM grace */
 	CHECK(strstr(logged, "stalled") != NULL);
 	log_set_sink(NULL, NULL);
 	bench_end(b);
@@ -551,9 +565,7 @@ static void test_start_burst(void)
 	CHECK(handed_over_for(b, ADDR) != 0);
 	CHECK(handed_over_for(b, ADDR_B) != 0);
 	CHECK(handed_over_for(b, ADDR_C) != 0);
-	for (int i = 0; i < 100 && b->m->list; i++)
-		pump(b, 10);                       /* they exit at once: room, but no rate */
-	CHECK(b->m->list == NULL);
+	CHECK(pump_until_none(b, 1000));           /* they exit at once: room, but no rate */
 	mounters_want(b->m, ADDR_D, 0);
 	CHECK(next_msg(b, addr) == 0);
 	CHECK(wait_msg(b, 2500, addr) == PW_MOUNTER && strcmp(addr, ADDR_D) == 0);
@@ -642,10 +654,8 @@ static void test_nbd_rewrite_and_delete(void)
 {
 	char path[128];
 	struct bench *b = bench_new_watching("2", NULL, true);
-	for (int i = 0; i < 200 && !(live_pid(b, ADDR) > 0 && live_pid(b, ADDR_B) > 0); i++)
-		pump(b, 10);
+	CHECK(pump_until_both_started(b));
 	pid_t a = live_pid(b, ADDR);
-	CHECK(a > 0 && live_pid(b, ADDR_B) > 0);
 	write_nbd(b->root, ADDR);
 	snprintf(path, sizeof(path), "%s/%s.nbd", b->root, ADDR_B);
 	CHECK(unlink(path) == 0);

@@ -140,6 +140,24 @@ static const char *data1(void)
 	return data1_at(client_fd);
 }
 
+/* The transfer of client_addr (a request served from default/ after its wait), ended. */
+static void end_client_transfer(void)
+{
+	struct transfer *t = transfer_find(&W, &client_addr);
+	if (t)
+		transfer_end(t, "ok", NULL);
+}
+
+/* The worker's end of a mounter channel: after its HELLO, closed by the worker. */
+static bool closed_by_worker(int ch)
+{
+	uint8_t b[64];
+	ssize_t n;
+	while ((n = recv(ch, b, sizeof(b), MSG_DONTWAIT)) > 0)
+		;                                  /* the worker's HELLO */
+	return n == 0;
+}
+
 /* The parent never answers (its answer lost, or never sent): the request is asked again
  * every few seconds, the client is served from default/ once the wait is over, and the next
  * request asks for the mounter again instead of waiting on the old one for ever. */
@@ -197,18 +215,12 @@ static void test_descriptor_before_hello(void)
 	for (int i = 0; i < 5; i++)
 		evloop_run_once(&W.loop, 100);
 	CHECK(memfds_open() == 0);
-	uint8_t b[64];
-	ssize_t n;
-	while ((n = recv(mp[1], b, sizeof(b), MSG_DONTWAIT)) > 0)
-		;                                  /* the worker's HELLO */
-	CHECK(n == 0);                         /* then the worker closed the channel */
+	CHECK(closed_by_worker(mp[1]));
 	close(mp[1]);
 	/* The next request for a mounter names the channel it got (serial 7), so the parent can
 	 * tell it from a request that crossed a newer hand-over. */
 	advance(10001);                        /* past the back-off of a failed start */
-	struct transfer *t = transfer_find(&W, &client_addr);
-	if (t)                                 /* the request left waiting, served from default/ */
-		transfer_end(t, "ok", NULL);
+	end_client_transfer();
 	drain_client();
 	rrq("three");
 	CHECK(wants() == 1);
@@ -236,15 +248,12 @@ static void test_lost_channel_and_silent_mounter(void)
 {
 	remote_on_mounter_lost(&W, "127.0.0.1", 9);
 	CHECK(strcmp(data1(), "hello") == 0);  /* the waiting request, from default/ */
-	struct transfer *t = transfer_find(&W, &client_addr);
-	if (t)
-		transfer_end(t, "ok", NULL);
+	end_client_transfer();
 	advance(10001);                        /* past the back-off of a failed start */
 	rrq("three");
 	CHECK(wants() == 1);
 	CHECK(last_have == 9);
-	if ((t = transfer_find(&W, &client_addr)) != NULL)
-		transfer_end(t, "ok", NULL);
+	end_client_transfer();
 	/* The event loop reads the real clock: the channel is set up before the request, so
 	 * that only the test's clock runs while the request waits. */
 	int mp[2];
@@ -260,14 +269,9 @@ static void test_lost_channel_and_silent_mounter(void)
 	CHECK(strcmp(data1(), "") == 0);       /* still starting: waited for */
 	advance(1000);
 	CHECK(strcmp(data1(), "hello") == 0);  /* given up: default/ */
-	uint8_t b[64];
-	ssize_t n;
-	while ((n = recv(mp[1], b, sizeof(b), MSG_DONTWAIT)) > 0)
-		;
-	CHECK(n == 0);                         /* the channel ended by the worker */
+	CHECK(closed_by_worker(mp[1]));
 	close(mp[1]);
-	if ((t = transfer_find(&W, &client_addr)) != NULL)
-		transfer_end(t, "ok", NULL);
+	end_client_transfer();
 }
 
 /* What a mounter sends for an open: a memfd holding "hello" (sealed against shrinking and
@@ -358,11 +362,7 @@ static void test_descriptor_with_other_message(void)
 	for (int i = 0; i < 3; i++)
 		evloop_run_once(&W.loop, 50);
 	CHECK(memfds_open() == before);
-	uint8_t b[64];
-	ssize_t n;
-	while ((n = recv(ch, b, sizeof(b), MSG_DONTWAIT)) > 0)
-		;                                  /* the worker's HELLO */
-	CHECK(n == 0);                         /* then the worker closed the channel */
+	CHECK(closed_by_worker(ch));
 	close(ch);
 }
 
@@ -390,7 +390,6 @@ static void test_progress_backwards_ends_the_mounter(void)
  * requests are served from default/ at once; after that the next request asks afresh. */
 static void test_failed_start_backs_off(void)
 {
-	struct transfer *t;
 	/* past any earlier back-off: the event loop of the tests before set the clock back to the
 	 * real one, up to a whole mounter wait behind the test's */
 	advance(WAIT_MS + 10001);
@@ -400,19 +399,16 @@ static void test_failed_start_backs_off(void)
 	CHECK(wants() == 1);
 	remote_on_mounter_none(&W, "127.0.0.1"); /* the parent starts none */
 	CHECK(strcmp(data1(), "hello") == 0);    /* the waiting request, from default/ */
-	if ((t = transfer_find(&W, &client_addr)) != NULL)
-		transfer_end(t, "ok", NULL);
+	end_client_transfer();
 	advance(9000);
 	rrq("three");
 	CHECK(wants() == 0);
 	CHECK(strcmp(data1(), "hello") == 0);    /* at once, without waiting for a disk */
-	if ((t = transfer_find(&W, &client_addr)) != NULL)
-		transfer_end(t, "ok", NULL);
+	end_client_transfer();
 	advance(1001);
 	rrq("three");
 	CHECK(wants() == 1);
-	if ((t = transfer_find(&W, &client_addr)) != NULL)
-		transfer_end(t, "ok", NULL);
+	end_client_transfer();
 }
 
 int main(void)
