@@ -20,18 +20,10 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
 #include "log.h"
-
-int64_t mounters_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Canonical client text only (what the worker derives): dotted quad or RFC 5952 IPv6. */
 bool mounters_addr_ok(const char *addr)
@@ -127,7 +119,7 @@ void mounters_stop(struct mrec *r, const char *why)
 	r->state = M_STOPPING;
 	if (r->pid > 0)
 		kill(r->pid, SIGTERM);
-	r->kill_at_ms = mounters_now_ms() + MOUNTERS_TERM_GRACE_MS;
+	r->kill_at_ms = monotonic_ms() + MOUNTERS_TERM_GRACE_MS;
 	close_chan(r);
 	mounters_tick_arm(r->m);
 }
@@ -186,7 +178,7 @@ static void on_status(struct mrec *r, const struct ipc_msg *msg)
 	switch (st.state) {
 	case PM_ST_READY:
 		r->state = M_READY;
-		r->last_used_ms = mounters_now_ms();
+		r->last_used_ms = monotonic_ms();
 		log_info("mounter %s ready: %s", r->addr, esc);
 		break;
 	case PM_ST_FAILED:
@@ -200,7 +192,7 @@ static void on_status(struct mrec *r, const struct ipc_msg *msg)
 	case PM_ST_BUSY:
 	case PM_ST_IDLE:
 		r->busy = st.state == PM_ST_BUSY;
-		r->last_used_ms = mounters_now_ms();
+		r->last_used_ms = monotonic_ms();
 		log_debug("mounter %s %s (%s)", r->addr, r->busy ? "busy" : "idle", esc);
 		break;
 	default:
@@ -382,7 +374,7 @@ static enum spawn spawn_now(struct mounters *m, const char *addr, bool evict, co
 		r->chan = r->wend = -1;
 		r->conf = conf;
 		r->conflen = conflen;
-		r->started_ms = r->last_used_ms = mounters_now_ms();
+		r->started_ms = r->last_used_ms = monotonic_ms();
 		r->next = m->list;
 		m->list = r;
 		conf = NULL;
@@ -441,7 +433,7 @@ static void on_tick(struct ev_handler *h, uint32_t events)
 {
 	struct mounters *m = container_of(h, struct mounters, tev);
 	uint64_t n;
-	int64_t now = mounters_now_ms();
+	int64_t now = monotonic_ms();
 	(void)events;
 	if (read(m->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("timerfd");

@@ -48,12 +48,12 @@ static int64_t burst_ms(const struct mounters *m)
 /* A generic cell rate: start_tat_ms runs ahead of the clock by one interval per start. */
 static bool rate_allows(const struct mounters *m)
 {
-	return m->start_tat_ms - mounters_now_ms() <= burst_ms(m) - MOUNTERS_START_INTERVAL_MS;
+	return m->start_tat_ms - monotonic_ms() <= burst_ms(m) - MOUNTERS_START_INTERVAL_MS;
 }
 
 void mounters_admitted(struct mounters *m)
 {
-	int64_t now = mounters_now_ms();
+	int64_t now = monotonic_ms();
 	if (m->start_tat_ms < now)
 		m->start_tat_ms = now;
 	m->start_tat_ms += MOUNTERS_START_INTERVAL_MS;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "evloop.h"
 #include "mounters.h"
 #include "nbdconf.h"
@@ -75,7 +76,6 @@ struct mounters {
 	int64_t start_tat_ms;       /* the start rate limit's clock */
 };
 
-int64_t mounters_now_ms(void);
 bool mounters_addr_ok(const char *addr);
 /* Read ROOT/A.nbd (regular file below ROOT, at most NBDCONF_MAX_BYTES + 1 bytes).
  * Returns an O_RDONLY fd or -1; *buf gets a malloc'd copy when buf is not NULL. */

@@ -37,7 +37,7 @@ bool pending_any(const struct mounters *m)
 
 void pending_touch(struct mounters *m, const char *addr, int64_t delay_ms)
 {
-	int64_t now = mounters_now_ms();
+	int64_t now = monotonic_ms();
 	struct pending *p;
 	for (p = m->pending; p; p = p->next)
 		if (strcmp(p->addr, addr) == 0)
@@ -80,7 +80,7 @@ static void reconcile(struct mounters *m, const char *addr)
 
 void pending_run_due(struct mounters *m)
 {
-	int64_t now = mounters_now_ms();
+	int64_t now = monotonic_ms();
 	struct pending **pp = &m->pending;
 	while (*pp) {
 		struct pending *p = *pp;

@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ipc.h"
 #include "log.h"
 #include "mounters.h"
@@ -22,13 +22,6 @@
 
 #define BACKOFF_MAX_MS 10000
 #define STABLE_MS      30000     /* a worker that lived this long resets the backoff */
-
-long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int send_logged(int sock, uint16_t type, const void *p, size_t len, int fd)
 {

@@ -35,6 +35,5 @@ bool worker_proc_exited(struct worker_proc *wp, pid_t pid, int status, bool stop
 /* Milliseconds until a pending restart, or -1. Starts it when due. */
 int  worker_proc_tick(struct worker_proc *wp);
 void worker_proc_stop(struct worker_proc *wp);
-long long monotonic_ms(void);
 
 #endif

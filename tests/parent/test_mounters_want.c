@@ -8,7 +8,9 @@
  *   - --max-mounters holds even while mounters are being stopped: a worker that asks for
  *     replacement after replacement, or an eviction, never has more than N mounter processes
  *     running; a replacement starts only once its predecessor is reaped;
- *   - starts are rate limited overall. */
+ *   - starts are rate limited overall;
+ *   - the delays that run to many seconds (the launch backstop, the cap on a .nbd debounce)
+ *     hold exactly, on a clock the test moves forward (see monotonic_ms below). */
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -45,6 +48,18 @@ struct bench {
 	pid_t seen[256];            /* every mounter pid the parent started */
 	int nseen;
 };
+/* The parent's clock, replacing parent/clock.c (which the static library then leaves out):
+ * real time plus what the test skipped, so delays of many seconds are checked without
+ * waiting for them. It only ever moves forward. */
+static int64_t skipped_ms;
+
+int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + skipped_ms;
+}
+
 static struct bench benches[MAX_BENCHES];
 static int nbenches;
 static const char *fake_mounter;
@@ -124,7 +139,7 @@ static int running(struct bench *b)
  * number of mounter processes seen running at once. */
 static int pump(struct bench *b, int ms)
 {
-	int64_t until = mounters_now_ms() + ms;
+	int64_t until = monotonic_ms() + ms;
 	int most = running(b);
 	do {
 		int st;
@@ -134,7 +149,7 @@ static int pump(struct bench *b, int ms)
 			mounters_child_exited(b->m, pid, st);
 		int now = running(b);
 		most = now > most ? now : most;
-	} while (mounters_now_ms() < until);
+	} while (monotonic_ms() < until);
 	return most;
 }
 
@@ -298,8 +313,8 @@ static void test_start_rate(void)
 {
 	struct bench *b = bench_new("2", NULL);
 	uint32_t have = 0, got;
-	int64_t t0 = mounters_now_ms();
-	while (mounters_now_ms() - t0 < 3000) {
+	int64_t t0 = monotonic_ms();
+	while (monotonic_ms() - t0 < 3000) {
 		mounters_want(b->m, ADDR, have);
 		pump(b, 20);
 		if ((got = handed_over(b)))
@@ -558,7 +573,7 @@ static void test_start_burst(void)
 	struct bench *b = bench_new("3", "FAKE_MOUNTER_EXIT=1");
 	write_nbd(b->root, ADDR_C);
 	write_nbd(b->root, ADDR_D);
-	int64_t t0 = mounters_now_ms();
+	int64_t t0 = monotonic_ms();
 	mounters_want(b->m, ADDR, 0);
 	mounters_want(b->m, ADDR_B, 0);
 	mounters_want(b->m, ADDR_C, 0);
@@ -570,7 +585,7 @@ static void test_start_burst(void)
 	CHECK(next_msg(b, addr) == 0);
 	CHECK(wait_msg(b, 2500, addr) == PW_MOUNTER && strcmp(addr, ADDR_D) == 0);
 	/* Loose above (a loaded CI machine pumps late), yet below a two-second interval. */
-	int64_t waited = mounters_now_ms() - t0;
+	int64_t waited = monotonic_ms() - t0;
 	CHECK(waited >= 900 && waited < 1900);
 	bench_end(b);
 }
@@ -667,6 +682,47 @@ static void test_nbd_rewrite_and_delete(void)
 	bench_end(b);
 }
 
+/* A mounter that reports neither READY nor FAILED (its own watchdog failed it) is killed
+ * when --launch-timeout + 15 s have passed since its start, and not before. */
+static void test_launch_backstop(void)
+{
+	struct bench *b = bench_new("2", NULL);          /* the stand-in never reports */
+	mounters_want(b->m, ADDR, 0);
+	CHECK(handed_over(b) != 0);
+	pid_t pid = live_pid(b, ADDR);
+	int64_t backstop_ms = ((int64_t)b->opt.launch_timeout_s + LAUNCH_BACKSTOP_S) * 1000;
+	logged[0] = '\0';
+	log_set_sink(log_keep, NULL);
+	skipped_ms += backstop_ms - 1000;
+	pump(b, MOUNTERS_TICK_MS + 50);                 /* a tick came, and let it live */
+	CHECK(live_pid(b, ADDR) == pid && kill(pid, 0) == 0);
+	skipped_ms += 1000;
+	CHECK(pump_until_dead(b, pid, 1000));
+	CHECK(strstr(logged, "no READY or FAILED within --launch-timeout + 15 s") != NULL);
+	log_set_sink(NULL, NULL);
+	bench_end(b);
+}
+
+/* A .nbd file rewritten again and again (a provisioning tool that keeps saving it) is acted
+ * on 5 s after its first change, though it never stays unchanged for the 1 s debounce: here
+ * it changes every 0.4 s of skipped time plus one tick of real time. */
+static void test_debounce_cap(void)
+{
+	struct bench *b = bench_new_watching("3", NULL, true);
+	CHECK(pump_until_both_started(b));
+	int64_t first = monotonic_ms(), started_after = -1;
+	write_nbd(b->root, ADDR_C);
+	while (started_after < 0 && monotonic_ms() - first < 7000) {
+		pump(b, MOUNTERS_TICK_MS + 10);
+		if (mounters_find_live(b->m, ADDR_C))
+			started_after = monotonic_ms() - first;
+		skipped_ms += 400;
+		write_nbd(b->root, ADDR_C);
+	}
+	CHECK(started_after >= 5000 && started_after < 6000);
+	bench_end(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -693,6 +749,8 @@ int main(int argc, char **argv)
 	test_proactive_never_evicts();
 	test_waiting_order();
 	test_nbd_rewrite_and_delete();
+	test_launch_backstop();
+	test_debounce_cap();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
