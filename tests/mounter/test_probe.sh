@@ -44,10 +44,19 @@ kill "$QNBD_PID"; wait "$QNBD_PID" 2>/dev/null || true
 # A resolver that never answers: the host is resolved under the pre-flight deadline, not by
 # libnbd's synchronous getaddrinfo (10 s here). Private mount and network namespaces: a
 # silent "DNS server" on the namespace's own 127.0.0.1:53 and a resolv.conf naming it.
+# What both namespace scripts below share: the namespace's own loopback, and host names
+# looked up in files and DNS only, whatever the machine uses (nss-resolve or mdns would ask a
+# daemon outside the namespace; so would a running nscd, which glibc asks first).
+cat > "$T/ns.sh" <<NS
+ip link set lo up
+printf 'hosts: files dns\\n' > "$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+if [ -d /run/nscd ]; then mount -t tmpfs none /run/nscd; fi
+NS
 conf "$T/dns.nbd" "nbd://nbd-server.example.org/x" "$MOUNTS_STD"
 cat > "$T/dns.sh" <<DNS
 set -euo pipefail
-ip link set lo up
+. "$T/ns.sh"
 echo "nameserver 127.0.0.1" > "$T/resolv.conf"
 mount --bind "$T/resolv.conf" /etc/resolv.conf
 python3 -c "import socket,time
@@ -68,7 +77,7 @@ dual=$(free_port)
 conf "$T/dual.nbd" "nbd://dual.test:$dual/client1" '[{"partition":1,"mountpoint":"/boot"}]' /boot
 cat > "$T/dual.sh" <<DUAL
 set -euo pipefail
-ip link set lo up
+. "$T/ns.sh"
 printf '::1 dual.test\n127.0.0.1 dual.test\n' > "$T/hosts"
 mount --bind "$T/hosts" /etc/hosts
 getent ahosts dual.test | head -1 | grep -q '^::1 '
