@@ -93,13 +93,18 @@ CC="$RTFTP_BIN_DIR/rtftp --check-config"
 [ "$(id -u)" = 0 ] && CC="$RTFTP_BIN_DIR/rtftp --user nobody --check-config"
 echo "== check-config ($CC)"
 out=$(timeout 20 $CC "$T/ok.nbd"); echo "$out"
-grep -q "partition 1: .*vfat" <<<"$out" && grep -q "partition 2: .*ext4" <<<"$out" && grep -q "^OK" <<<"$out"
+# One assertion a line: set -e ignores a failure anywhere in an && list but at its end.
+grep -q "partition 1: .*vfat" <<<"$out"
+grep -q "partition 2: .*ext4" <<<"$out"
+grep -q "^OK" <<<"$out"
 conf "$T/tcp.nbd" "nbd://127.0.0.1:$port/client1" '[{"partition":1,"mountpoint":"/boot"}]' /boot
 timeout 20 $CC "$T/tcp.nbd" | grep -q "^OK"
 set +e
 out=$(timeout 20 $CC "$T/no-partition.nbd"); rc=$?
 set -e
-echo "$out"; [ $rc = 1 ] && grep -q "partition 7 does not exist" <<<"$out"
+echo "$out"
+[ $rc = 1 ]
+grep -q "partition 7 does not exist" <<<"$out"
 out=$(timeout 20 $CC "$T/nj.nbd") && exit 1; grep -q "invalid: not JSON" <<<"$out"
 out=$(timeout 20 $CC "$T/wrong-export.nbd") && exit 1; echo "$out"
 echo "ALL PROBE TESTS OK"
