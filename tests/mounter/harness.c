@@ -11,9 +11,12 @@
  *   sleep SEC
  *   idle-exit SEC          expect PM_ST_IDLE_EXIT and exit status 0 within SEC s
  *   kill                   SIGKILL the mounter (as the parent does on a stall)
+ *   hold N NAME            open NAME N times (each must open and fill) and keep the ids
+ *   release                close the held ids
  *
  * Usage: harness MOUNTER NBDFILE SCRIPT|- [ready|failed:SUBSTRING] [MAX_MS] [key=value...]
- * keys: launch=S idle=S quiet=S cache_mb=N. Prints one line per step; exit 0 = all good. */
+ * keys: launch=S idle=S quiet=S cache_mb=N. Every fetch also checks the memfd's seals.
+ * Prints one line per step; exit 0 = all good. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -36,6 +39,8 @@
 static int parent_ch = -1, worker_ch = -1;
 static pid_t child = -1;
 static uint32_t next_id = 1;
+static uint32_t held[1024];
+static int nheld;
 static int last_pm_state;
 
 static long long now_ms(void)
@@ -62,7 +67,9 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static void spawn(const char *mounter)
+/* The child keeps a descriptor of the .nbd file open across exec, as a careless parent
+ * might: the mounter must close it (sandbox.c). The check is in test_serve.sh. */
+static void spawn(const char *mounter, const char *nbdfile)
 {
 	int p[2], w[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0 ||
@@ -75,6 +82,8 @@ static void spawn(const char *mounter)
 		int a = fcntl(p[1], F_DUPFD, 10), b = fcntl(w[1], F_DUPFD, 10);
 		dup2(a, RTFTP_FD_PARENT);
 		dup2(b, RTFTP_FD_WORKER);
+		if (open(nbdfile, O_RDONLY) < 0)
+			_exit(126);
 		execl(mounter, "rtftp-mounter", (char *)NULL);
 		_exit(127);
 	}
@@ -197,6 +206,16 @@ static void start_phase(const char *expect, long long max_ms)
 	exit(0);
 }
 
+/* The worker relies on SHRINK|GROW from the start (worker/remote.c), and on the bytes of a
+ * complete file never changing: WRITE once it is full (an empty file cannot change). */
+static void check_seals(const char *name, int memfd, uint64_t size)
+{
+	int want = F_SEAL_SHRINK | F_SEAL_GROW | (size ? F_SEAL_WRITE : 0);
+	int seals = fcntl(memfd, F_GET_SEALS);
+	if (seals < 0 || (seals & want) != want)
+		die("fetch %s: memfd seals %#x, expected at least %#x", name, seals, want);
+}
+
 static int compare_file(int memfd, uint64_t size, const char *path)
 {
 	int fd = open(path, O_RDONLY);
@@ -299,6 +318,7 @@ static void cmd_fetch(const char *name, const char *file, bool nowait)
 	int f = follow(id, size, 60000, &waits);
 	if (f != 0)
 		die("fetch %s: fill ended with %d", name, f);
+	check_seals(name, memfd, size);
 	if (compare_file(memfd, size, file) < 0)
 		die("fetch %s: bytes differ from %s", name, file);
 	if (nowait && size > (1u << 20) && waits > 1)
@@ -335,6 +355,34 @@ static void cmd_error_or_eof(const char *name)
 	if (k == 0 || k == WM_ERR_NOTFOUND || k == -2)
 		die("error-or-eof %s: got %d %s", name, k, msg);
 	printf("ok error-or-eof %s: %d %s in %lld ms\n", name, k, msg, now_ms() - t0);
+}
+
+/* Ids kept open, as a worker with that many transfers of NAME would. */
+static void cmd_hold(int n, const char *name)
+{
+	char msg[RTFTP_REASON_MAX];
+	int memfd, waits;
+	uint64_t size;
+	long long t0 = now_ms();
+	if (n < 0 || nheld + n > (int)(sizeof(held) / sizeof(held[0])))
+		die("hold %d: at most %zu ids", n, sizeof(held) / sizeof(held[0]));
+	for (int i = 0; i < n; i++) {
+		int k = do_open(name, &held[nheld], &memfd, &size, msg, sizeof(msg));
+		if (k != 0)
+			die("hold %s: open %d of %d: error %d %s", name, i + 1, n, k, k > 0 ? msg : "");
+		nheld++;
+		close(memfd);
+		if ((k = follow(held[nheld - 1], size, 60000, &waits)) != 0)
+			die("hold %s: fill ended with %d", name, k);
+	}
+	printf("ok hold %s: %d ids open (%d in all) in %lld ms\n", name, n, nheld, now_ms() - t0);
+}
+
+static void cmd_release(void)
+{
+	for (; nheld > 0; nheld--)
+		close_id(held[nheld - 1]);
+	printf("ok released the held ids\n");
 }
 
 /* NBD server gone mid-fill: either UNAVAILABLE, or no completion (a stall the worker's
@@ -400,6 +448,10 @@ static void run_line(char *line)
 		cmd_stall(a, atoi(b));
 	else if (strcmp(cmd, "kill") == 0)
 		cmd_kill();
+	else if (strcmp(cmd, "hold") == 0 && a && b)
+		cmd_hold(atoi(a), b);
+	else if (strcmp(cmd, "release") == 0)
+		cmd_release();
 	else if (strcmp(cmd, "idle-exit") == 0 && a)
 		cmd_idle_exit(atoi(a));
 	else if (strcmp(cmd, "sleep") == 0 && a)
@@ -451,7 +503,7 @@ int main(int argc, char **argv)
 		 getenv("LIBGUESTFS_BACKEND_SETTINGS") ? getenv("LIBGUESTFS_BACKEND_SETTINGS") : "");
 	for (int i = 6; i < argc; i++)
 		parse_kv(argv[i], &cfg);
-	spawn(argv[1]);
+	spawn(argv[1], argv[2]);
 	hello(parent_ch, PM_HELLO);
 	send_config(argv[2], &cfg);
 	hello(worker_ch, WM_HELLO);
