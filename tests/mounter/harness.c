@@ -14,15 +14,19 @@
  *   hold N NAME            open NAME N times (each must open and fill) and keep the ids
  *   release                close the held ids
  *
- * Usage: harness MOUNTER NBDFILE SCRIPT|- [ready|failed:SUBSTRING] [MAX_MS] [key=value...]
- * keys: launch=S idle=S quiet=S cache_mb=N. Every fetch also checks the memfd's seals.
- * Prints one line per step; exit 0 = all good. */
+ * Usage: harness MOUNTER NBDFILE SCRIPT|- [ready|failed:SUBSTRING|refused] [MAX_MS] [key=value...]
+ * keys: launch=S idle=S quiet=S cache_mb=N, and for a parent that breaks the protocol:
+ * version=N (its HELLO), nofd=1 (PM_CONFIG without the .nbd), addr=STRING (the client address
+ * in PM_CONFIG), unterminated=1 (cache_dir without its NUL). "refused": the mounter must exit 1
+ * within MAX_MS without READY or FAILED (it never gets far enough to tell the worker).
+ * Every fetch also checks the memfd's seals. Prints one line per step; exit 0 = all good. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,14 @@ static uint32_t next_id = 1;
 static uint32_t held[1024];
 static int nheld;
 static int last_pm_state;
+
+/* How the parent's side breaks the protocol (all off: a correct parent). */
+static struct {
+	unsigned version;
+	bool nofd;
+	bool unterminated;
+	const char *addr;
+} bad = { .version = RTFTP_PROTO_VERSION, .addr = "127.0.0.1" };
 
 static long long now_ms(void)
 {
@@ -139,23 +151,28 @@ static int recv_worker(struct ipc_msg *m, long long ms)
 	}
 }
 
-static void hello(int fd, uint16_t type)
+/* A mounter that refuses a broken parent may be gone before the next send: only a
+ * correct parent insists on its sends (tolerant). */
+static void hello(int fd, uint16_t type, unsigned version, bool tolerant)
 {
-	struct proto_hello h = { RTFTP_PROTO_VERSION };
-	if (ipc_send(fd, type, 0, &h, sizeof(h), -1) < 0)
+	struct proto_hello h = { version };
+	if (ipc_send(fd, type, 0, &h, sizeof(h), -1) < 0 && !tolerant)
 		die("hello: %s", strerror(errno));
 }
 
-static void send_config(const char *nbdfile, const struct mounter_config *cfg)
+static void send_config(const char *nbdfile, const struct mounter_config *cfg, bool tolerant)
 {
 	uint8_t buf[sizeof(*cfg) + RTFTP_ADDR_MAX];
-	const char *addr = "127.0.0.1";
+	size_t alen = strnlen(bad.addr, RTFTP_ADDR_MAX - 1);
 	int fd = open(nbdfile, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		die("open %s: %s", nbdfile, strerror(errno));
 	memcpy(buf, cfg, sizeof(*cfg));
-	memcpy(buf + sizeof(*cfg), addr, strlen(addr) + 1);
-	if (ipc_send(parent_ch, PM_CONFIG, 0, buf, sizeof(*cfg) + strlen(addr) + 1, fd) < 0)
+	if (bad.unterminated)
+		memset(buf + offsetof(struct mounter_config, cache_dir), 'x', sizeof(cfg->cache_dir));
+	memcpy(buf + sizeof(*cfg), bad.addr, alen);
+	buf[sizeof(*cfg) + alen] = '\0';
+	if (ipc_send(parent_ch, PM_CONFIG, 0, buf, sizeof(*cfg) + alen + 1, bad.nofd ? -1 : fd) < 0 && !tolerant)
 		die("PM_CONFIG: %s", strerror(errno));
 	close(fd);
 }
@@ -203,6 +220,32 @@ static void start_phase(const char *expect, long long max_ms)
 		die("mounter did not exit 1 after FAILED");
 	child = -1;
 	printf("ok failed as expected\n");
+	exit(0);
+}
+
+/* A protocol error from the parent's side: the mounter must exit 1 within max_ms, having
+ * told the worker nothing but HELLO (it has no disk, so no READY, and no FAILED either). */
+static void expect_refused(long long max_ms)
+{
+	struct ipc_msg m;
+	struct pollfd pfd = { .fd = worker_ch, .events = POLLIN };
+	int st = 0;
+	pid_t r = 0;
+	/* Its end closed with our HELLO unread: ECONNRESET, as good as EOF here. */
+	for (long long end = now_ms() + max_ms; now_ms() < end && (r = waitpid(child, &st, WNOHANG)) == 0;) {
+		if (poll(&pfd, 1, 50) != 1)
+			continue;
+		if (ipc_recv(worker_ch, &m) <= 0)
+			pfd.fd = -1;
+		else if (m.hdr.type != WM_HELLO)
+			die("expected no message but HELLO, got %s", wm_msg_name(m.hdr.type));
+	}
+	if (r != child)
+		die("mounter still running %lld ms after a broken parent", max_ms);
+	child = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		die("mounter did not exit 1 after a broken parent");
+	printf("ok refused as expected\n");
 	exit(0);
 }
 
@@ -472,7 +515,15 @@ static void run_line(char *line)
 static void parse_kv(const char *kv, struct mounter_config *cfg)
 {
 	unsigned v;
-	if (sscanf(kv, "launch=%u", &v) == 1)
+	if (strncmp(kv, "addr=", 5) == 0)
+		bad.addr = kv + 5;
+	else if (sscanf(kv, "version=%u", &v) == 1)
+		bad.version = v;
+	else if (sscanf(kv, "nofd=%u", &v) == 1)
+		bad.nofd = v;
+	else if (sscanf(kv, "unterminated=%u", &v) == 1)
+		bad.unterminated = v;
+	else if (sscanf(kv, "launch=%u", &v) == 1)
 		cfg->launch_timeout_s = v;
 	else if (sscanf(kv, "idle=%u", &v) == 1)
 		cfg->idle_timeout_s = v;
@@ -503,12 +554,17 @@ int main(int argc, char **argv)
 		 getenv("LIBGUESTFS_BACKEND_SETTINGS") ? getenv("LIBGUESTFS_BACKEND_SETTINGS") : "");
 	for (int i = 6; i < argc; i++)
 		parse_kv(argv[i], &cfg);
+	const char *expect = argc > 4 ? argv[4] : "ready";
+	long long max_ms = argc > 5 ? atoll(argv[5]) : 150000;
+	bool refused = strcmp(expect, "refused") == 0;
 	spawn(argv[1], argv[2]);
-	hello(parent_ch, PM_HELLO);
-	send_config(argv[2], &cfg);
-	hello(worker_ch, WM_HELLO);
+	hello(parent_ch, PM_HELLO, bad.version, refused);
+	send_config(argv[2], &cfg, refused);
+	hello(worker_ch, WM_HELLO, RTFTP_PROTO_VERSION, refused);
+	if (refused)
+		expect_refused(max_ms);
 	expect_hellos();
-	start_phase(argc > 4 ? argv[4] : "ready", argc > 5 ? atoll(argv[5]) : 150000);
+	start_phase(expect, max_ms);
 	FILE *f = strcmp(argv[3], "-") == 0 ? stdin : fopen(argv[3], "r");
 	if (!f)
 		die("script %s", argv[3]);

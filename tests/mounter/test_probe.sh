@@ -19,6 +19,19 @@ expect_fail wrong-export "nbd://127.0.0.1:$port/bogus" "$MOUNTS_STD" "export" 15
 expect_fail no-partition "$U" '[{"partition":7,"mountpoint":"/"}]' "partition 7 does not exist" 1500
 expect_fail not-a-fs "$U" '[{"partition":4,"mountpoint":"/"}]' "partition 4 holds no filesystem" 1500
 
+# A parent that breaks the protocol: the mounter exits 1 at once and tells the worker
+# nothing. (The .nbd names a missing socket: a mounter that went on would fail its
+# pre-flight with WM_FAILED, which the harness refuses.)
+refused() {   # NAME LOG_LINE OPTION
+	echo "== broken parent: $1"
+	harness "$T/socket-missing.nbd" /dev/null refused 2000 "$3" 2>&1 | tee "$T/refused.out"
+	grep -qF "mounter: $2" "$T/refused.out" || { echo "FAIL: no log line \"$2\""; exit 1; }
+}
+refused "HELLO of another version" "the parent speaks protocol 99, not" version=99
+refused "PM_CONFIG without the .nbd" "bad PM_CONFIG from the parent" nofd=1
+refused "a string in PM_CONFIG without its NUL" "bad PM_CONFIG from the parent" unterminated=1
+refused "a client address that is not one" "bad client address in PM_CONFIG" "addr=127.0.0.1;x"
+
 printf '' > "$T/empty.nbd"; echo "== empty"; harness "$T/empty.nbd" /dev/null "failed:the file is empty" 1500
 printf '{not json' > "$T/nj.nbd"; echo "== not json"; harness "$T/nj.nbd" /dev/null "failed:not JSON" 1500
 head -c 10485760 /dev/zero > "$T/big.nbd"; echo "== 10 MB"; harness "$T/big.nbd" /dev/null "failed:larger than 65536" 1500
@@ -39,6 +52,14 @@ timeout 60 qemu-nbd -r -t -k "$T/q.sock" "$T/fx/disk.img" & QNBD_PID=$!
 for _ in $(seq 100); do [ -S "$T/q.sock" ] && break; sleep 0.05; done
 expect_fail one-client "nbd+unix:///?socket=$T/q.sock" "$MOUNTS_STD" \
 	"a second connection, beside an open one: connect: no answer from the NBD server within the deadline" 4500
+# --check-config must refuse it too (what it accepts, the mounter accepts). It runs as the
+# service user when started as root: the socket must let that user connect.
+CC="$RTFTP_BIN_DIR/rtftp --check-config"
+[ "$(id -u)" = 0 ] && CC="$RTFTP_BIN_DIR/rtftp --user nobody --check-config"
+chmod 0666 "$T/q.sock"
+echo "== check-config of a one-client server ($CC)"
+out=$(timeout 20 $CC "$T/one-client.nbd") && { echo "$out"; echo "FAIL: accepted"; exit 1; }
+echo "$out"; grep -q "^FAIL: .*two connections at once" <<<"$out"
 kill "$QNBD_PID"; wait "$QNBD_PID" 2>/dev/null || true
 
 # A resolver that never answers: the host is resolved under the pre-flight deadline, not by
@@ -89,8 +110,6 @@ if pgrep -f "qemu.*$T/tmp" >/dev/null; then echo "FAIL: qemu left running after 
 
 # rtftp --check-config (runs mounter/checkconfig.c in rtftp-mounter, as the service user:
 # as root it needs --user).
-CC="$RTFTP_BIN_DIR/rtftp --check-config"
-[ "$(id -u)" = 0 ] && CC="$RTFTP_BIN_DIR/rtftp --user nobody --check-config"
 echo "== check-config ($CC)"
 out=$(timeout 20 $CC "$T/ok.nbd"); echo "$out"
 # One assertion a line: set -e ignores a failure anywhere in an && list but at its end.
