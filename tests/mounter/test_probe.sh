@@ -63,9 +63,13 @@ echo "$out"; grep -q "^FAIL: .*two connections at once" <<<"$out"
 kill "$QNBD_PID"; wait "$QNBD_PID" 2>/dev/null || true
 
 # A resolver that never answers: the host is resolved under the pre-flight deadline, not by
-# libnbd's synchronous getaddrinfo (10 s here). Private mount and network namespaces: a
-# silent "DNS server" on the namespace's own 127.0.0.1:53 and a resolv.conf naming it.
+# libnbd's synchronous getaddrinfo (10 s here). Then one that answers after 2 s with two
+# addresses that accept and never answer: the connections get what is left of the one
+# deadline (3 s in all), not a deadline each. Private mount and network namespaces: a
+# "DNS server" on the namespace's own 127.0.0.1:53 and a resolv.conf naming it.
 conf "$T/dns.nbd" "nbd://nbd-server.example.org/x" "$MOUNTS_STD"
+slow=$(free_port)
+conf "$T/slow.nbd" "nbd://silent.test:$slow/x" "$MOUNTS_STD"
 cat > "$T/dns.sh" <<DNS
 set -euo pipefail
 ip link set lo up
@@ -76,9 +80,18 @@ s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53)); t
 sleep 0.3
 timeout 30 "$HARNESS" "$MOUNTER" "$T/dns.nbd" /dev/null \
 	"failed:resolving nbd-server.example.org: no answer within the deadline" 4000
-kill %1
+kill %1; wait %1 || true
+timeout 30 python3 "$here/slowdns.py" 2 127.0.0.1 127.0.0.2 & dns=\$!
+timeout 30 python3 -c "import socket
+s=socket.socket(); s.bind(('', $slow)); s.listen(5)
+c=[]
+while True: c.append(s.accept())" & mute=\$!
+sleep 0.3
+timeout 30 "$HARNESS" "$MOUNTER" "$T/slow.nbd" /dev/null \
+	"failed:silent.test (2 addresses): connect: no answer from the NBD server within the deadline" 4000
+kill \$dns \$mute
 DNS
-echo "== dead resolver"
+echo "== dead resolver; slow resolver, two silent addresses"
 if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dns.sh"; else unshare -rmn bash "$T/dns.sh"; fi
 
 # A name with an IPv6 and an IPv4 address, served on IPv4 only (localhost with "::1
@@ -104,9 +117,30 @@ if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dual.sh"; else unshare -rmn bas
 # Launch timeout: a valid disk, 3 s allowed; qemu is killed and the reason says so.
 conf "$T/ok.nbd" "$U" "$MOUNTS_STD" /boot
 echo "== launch timeout"
-harness "$T/ok.nbd" /dev/null "failed:launch took longer than 3 s" 12000 launch=3
+harness "$T/ok.nbd" /dev/null "failed:launch took longer than 3 s" 12000 launch=3 | tee "$T/lt.out"
+# The watchdog must fire at the deadline, neither before nor long after (it wakes every
+# 100 ms; killing qemu ends the launch within milliseconds).
+ms=$(sed -n 's/^start: WM_FAILED in \([0-9]*\) ms.*/\1/p' "$T/lt.out")
+[ "$ms" -ge 3000 ] && [ "$ms" -le 5000 ] || { echo "FAIL: launch timeout of 3 s fired after $ms ms"; exit 1; }
 sleep 2
 if pgrep -f "qemu.*$T/tmp" >/dev/null; then echo "FAIL: qemu left running after the launch timeout"; exit 1; fi
+
+# The parent SIGKILLed while its mounter launches: PR_SET_PDEATHSIG gives the mounter a
+# SIGTERM, on which the watchdog ends the launch: the mounter and its qemu are gone within
+# seconds, not after the launch (about 17 s) nor never.
+echo "== parent killed during the launch"
+timeout 120 "$HARNESS" "$MOUNTER" "$T/ok.nbd" /dev/null ready 60000 launch=60 > "$T/orphan.out" 2>&1 & hpid=$!
+for _ in $(seq 300); do pgrep -f "qemu-system.*$T/tmp" >/dev/null && break; sleep 0.1; done
+hpid=$(pgrep -P "$hpid" -x mounter_harness || echo "$hpid")
+mpid=$(pgrep -P "$hpid" -x rtftp-mounter || true)
+kill -KILL "$hpid"
+[ -n "$mpid" ] && pgrep -f "qemu-system.*$T/tmp" >/dev/null || { echo "FAIL: no launch to interrupt"; exit 1; }
+running() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status"; }
+for _ in $(seq 50); do running "$mpid" || break; sleep 0.1; done
+if running "$mpid"; then
+	echo "FAIL: mounter $mpid still running 5 s after its parent died"; kill -KILL "$mpid"; exit 1
+fi
+"$here/wait_qemu_gone.sh" "$T/tmp" 10
 
 # rtftp --check-config (runs mounter/checkconfig.c in rtftp-mounter, as the service user:
 # as root it needs --user).
