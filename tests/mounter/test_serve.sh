@@ -33,6 +33,10 @@ error ../etc/hostname 2
 error ext/../../etc/hostname 2
 error nothere 1
 error grub/nothere.cfg 1
+# through a file, or a name too long for ext4: not found (the worker falls through to
+# default/), not a disk error
+error vmlinuz/x 1
+error ext/$(head -c 300 /dev/zero | tr '\0' a) 1
 error grub 2
 error ext/subdir 2
 sh grep -q '^NoNewPrivs:[[:space:]]*1\$' /proc/\$MOUNTER_PID/status
