@@ -11,15 +11,22 @@
  *   sleep SEC
  *   idle-exit SEC          expect PM_ST_IDLE_EXIT and exit status 0 within SEC s
  *   kill                   SIGKILL the mounter (as the parent does on a stall)
+ *   hold N NAME            open NAME N times (each must open and fill) and keep the ids
+ *   release                close the held ids
  *
- * Usage: harness MOUNTER NBDFILE SCRIPT|- [ready|failed:SUBSTRING] [MAX_MS] [key=value...]
- * keys: launch=S idle=S quiet=S cache_mb=N. Prints one line per step; exit 0 = all good. */
+ * Usage: harness MOUNTER NBDFILE SCRIPT|- [ready|failed:SUBSTRING|refused] [MAX_MS] [key=value...]
+ * keys: launch=S idle=S quiet=S cache_mb=N, and for a parent that breaks the protocol:
+ * version=N (its HELLO), nofd=1 (PM_CONFIG without the .nbd), addr=STRING (the client address
+ * in PM_CONFIG), unterminated=1 (cache_dir without its NUL). "refused": the mounter must exit 1
+ * within MAX_MS without READY or FAILED (it never gets far enough to tell the worker).
+ * Every fetch also checks the memfd's seals. Prints one line per step; exit 0 = all good. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +43,17 @@
 static int parent_ch = -1, worker_ch = -1;
 static pid_t child = -1;
 static uint32_t next_id = 1;
+static uint32_t held[1024];
+static int nheld;
 static int last_pm_state;
+
+/* How the parent's side breaks the protocol (all off: a correct parent). */
+static struct {
+	unsigned version;
+	bool nofd;
+	bool unterminated;
+	const char *addr;
+} bad = { .version = RTFTP_PROTO_VERSION, .addr = "127.0.0.1" };
 
 static long long now_ms(void)
 {
@@ -62,7 +79,9 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static void spawn(const char *mounter)
+/* The child keeps a descriptor of the .nbd file open across exec, as a careless parent
+ * might: the mounter must close it (sandbox.c). The check is in test_serve.sh. */
+static void spawn(const char *mounter, const char *nbdfile)
 {
 	int p[2], w[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0 ||
@@ -75,6 +94,8 @@ static void spawn(const char *mounter)
 		int a = fcntl(p[1], F_DUPFD, 10), b = fcntl(w[1], F_DUPFD, 10);
 		dup2(a, RTFTP_FD_PARENT);
 		dup2(b, RTFTP_FD_WORKER);
+		if (open(nbdfile, O_RDONLY) < 0)
+			_exit(126);
 		execl(mounter, "rtftp-mounter", (char *)NULL);
 		_exit(127);
 	}
@@ -130,23 +151,28 @@ static int recv_worker(struct ipc_msg *m, long long ms)
 	}
 }
 
-static void hello(int fd, uint16_t type)
+/* A mounter that refuses a broken parent may be gone before the next send: only a
+ * correct parent insists on its sends (tolerant). */
+static void hello(int fd, uint16_t type, unsigned version, bool tolerant)
 {
-	struct proto_hello h = { RTFTP_PROTO_VERSION };
-	if (ipc_send(fd, type, 0, &h, sizeof(h), -1) < 0)
+	struct proto_hello h = { version };
+	if (ipc_send(fd, type, 0, &h, sizeof(h), -1) < 0 && !tolerant)
 		die("hello: %s", strerror(errno));
 }
 
-static void send_config(const char *nbdfile, const struct mounter_config *cfg)
+static void send_config(const char *nbdfile, const struct mounter_config *cfg, bool tolerant)
 {
 	uint8_t buf[sizeof(*cfg) + RTFTP_ADDR_MAX];
-	const char *addr = "127.0.0.1";
+	size_t alen = strnlen(bad.addr, RTFTP_ADDR_MAX - 1);
 	int fd = open(nbdfile, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		die("open %s: %s", nbdfile, strerror(errno));
 	memcpy(buf, cfg, sizeof(*cfg));
-	memcpy(buf + sizeof(*cfg), addr, strlen(addr) + 1);
-	if (ipc_send(parent_ch, PM_CONFIG, 0, buf, sizeof(*cfg) + strlen(addr) + 1, fd) < 0)
+	if (bad.unterminated)
+		memset(buf + offsetof(struct mounter_config, cache_dir), 'x', sizeof(cfg->cache_dir));
+	memcpy(buf + sizeof(*cfg), bad.addr, alen);
+	buf[sizeof(*cfg) + alen] = '\0';
+	if (ipc_send(parent_ch, PM_CONFIG, 0, buf, sizeof(*cfg) + alen + 1, bad.nofd ? -1 : fd) < 0 && !tolerant)
 		die("PM_CONFIG: %s", strerror(errno));
 	close(fd);
 }
@@ -195,6 +221,42 @@ static void start_phase(const char *expect, long long max_ms)
 	child = -1;
 	printf("ok failed as expected\n");
 	exit(0);
+}
+
+/* A protocol error from the parent's side: the mounter must exit 1 within max_ms, having
+ * told the worker nothing but HELLO (it has no disk, so no READY, and no FAILED either). */
+static void expect_refused(long long max_ms)
+{
+	struct ipc_msg m;
+	struct pollfd pfd = { .fd = worker_ch, .events = POLLIN };
+	int st = 0;
+	pid_t r = 0;
+	/* Its end closed with our HELLO unread: ECONNRESET, as good as EOF here. */
+	for (long long end = now_ms() + max_ms; now_ms() < end && (r = waitpid(child, &st, WNOHANG)) == 0;) {
+		if (poll(&pfd, 1, 50) != 1)
+			continue;
+		if (ipc_recv(worker_ch, &m) <= 0)
+			pfd.fd = -1;
+		else if (m.hdr.type != WM_HELLO)
+			die("expected no message but HELLO, got %s", wm_msg_name(m.hdr.type));
+	}
+	if (r != child)
+		die("mounter still running %lld ms after a broken parent", max_ms);
+	child = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		die("mounter did not exit 1 after a broken parent");
+	printf("ok refused as expected\n");
+	exit(0);
+}
+
+/* The worker relies on SHRINK|GROW from the start (worker/remote.c), and on the bytes of a
+ * complete file never changing: WRITE once it is full (an empty file cannot change). */
+static void check_seals(const char *name, int memfd, uint64_t size)
+{
+	int want = F_SEAL_SHRINK | F_SEAL_GROW | (size ? F_SEAL_WRITE : 0);
+	int seals = fcntl(memfd, F_GET_SEALS);
+	if (seals < 0 || (seals & want) != want)
+		die("fetch %s: memfd seals %#x, expected at least %#x", name, seals, want);
 }
 
 static int compare_file(int memfd, uint64_t size, const char *path)
@@ -299,6 +361,7 @@ static void cmd_fetch(const char *name, const char *file, bool nowait)
 	int f = follow(id, size, 60000, &waits);
 	if (f != 0)
 		die("fetch %s: fill ended with %d", name, f);
+	check_seals(name, memfd, size);
 	if (compare_file(memfd, size, file) < 0)
 		die("fetch %s: bytes differ from %s", name, file);
 	if (nowait && size > (1u << 20) && waits > 1)
@@ -335,6 +398,34 @@ static void cmd_error_or_eof(const char *name)
 	if (k == 0 || k == WM_ERR_NOTFOUND || k == -2)
 		die("error-or-eof %s: got %d %s", name, k, msg);
 	printf("ok error-or-eof %s: %d %s in %lld ms\n", name, k, msg, now_ms() - t0);
+}
+
+/* Ids kept open, as a worker with that many transfers of NAME would. */
+static void cmd_hold(int n, const char *name)
+{
+	char msg[RTFTP_REASON_MAX];
+	int memfd, waits;
+	uint64_t size;
+	long long t0 = now_ms();
+	if (n < 0 || nheld + n > (int)(sizeof(held) / sizeof(held[0])))
+		die("hold %d: at most %zu ids", n, sizeof(held) / sizeof(held[0]));
+	for (int i = 0; i < n; i++) {
+		int k = do_open(name, &held[nheld], &memfd, &size, msg, sizeof(msg));
+		if (k != 0)
+			die("hold %s: open %d of %d: error %d %s", name, i + 1, n, k, k > 0 ? msg : "");
+		nheld++;
+		close(memfd);
+		if ((k = follow(held[nheld - 1], size, 60000, &waits)) != 0)
+			die("hold %s: fill ended with %d", name, k);
+	}
+	printf("ok hold %s: %d ids open (%d in all) in %lld ms\n", name, n, nheld, now_ms() - t0);
+}
+
+static void cmd_release(void)
+{
+	for (; nheld > 0; nheld--)
+		close_id(held[nheld - 1]);
+	printf("ok released the held ids\n");
 }
 
 /* NBD server gone mid-fill: either UNAVAILABLE, or no completion (a stall the worker's
@@ -400,6 +491,10 @@ static void run_line(char *line)
 		cmd_stall(a, atoi(b));
 	else if (strcmp(cmd, "kill") == 0)
 		cmd_kill();
+	else if (strcmp(cmd, "hold") == 0 && a && b)
+		cmd_hold(atoi(a), b);
+	else if (strcmp(cmd, "release") == 0)
+		cmd_release();
 	else if (strcmp(cmd, "idle-exit") == 0 && a)
 		cmd_idle_exit(atoi(a));
 	else if (strcmp(cmd, "sleep") == 0 && a)
@@ -420,7 +515,15 @@ static void run_line(char *line)
 static void parse_kv(const char *kv, struct mounter_config *cfg)
 {
 	unsigned v;
-	if (sscanf(kv, "launch=%u", &v) == 1)
+	if (strncmp(kv, "addr=", 5) == 0)
+		bad.addr = kv + 5;
+	else if (sscanf(kv, "version=%u", &v) == 1)
+		bad.version = v;
+	else if (sscanf(kv, "nofd=%u", &v) == 1)
+		bad.nofd = v;
+	else if (sscanf(kv, "unterminated=%u", &v) == 1)
+		bad.unterminated = v;
+	else if (sscanf(kv, "launch=%u", &v) == 1)
 		cfg->launch_timeout_s = v;
 	else if (sscanf(kv, "idle=%u", &v) == 1)
 		cfg->idle_timeout_s = v;
@@ -451,12 +554,17 @@ int main(int argc, char **argv)
 		 getenv("LIBGUESTFS_BACKEND_SETTINGS") ? getenv("LIBGUESTFS_BACKEND_SETTINGS") : "");
 	for (int i = 6; i < argc; i++)
 		parse_kv(argv[i], &cfg);
-	spawn(argv[1]);
-	hello(parent_ch, PM_HELLO);
-	send_config(argv[2], &cfg);
-	hello(worker_ch, WM_HELLO);
+	const char *expect = argc > 4 ? argv[4] : "ready";
+	long long max_ms = argc > 5 ? atoll(argv[5]) : 150000;
+	bool refused = strcmp(expect, "refused") == 0;
+	spawn(argv[1], argv[2]);
+	hello(parent_ch, PM_HELLO, bad.version, refused);
+	send_config(argv[2], &cfg, refused);
+	hello(worker_ch, WM_HELLO, RTFTP_PROTO_VERSION, refused);
+	if (refused)
+		expect_refused(max_ms);
 	expect_hellos();
-	start_phase(argc > 4 ? argv[4] : "ready", argc > 5 ? atoll(argv[5]) : 150000);
+	start_phase(expect, max_ms);
 	FILE *f = strcmp(argv[3], "-") == 0 ? stdin : fopen(argv[3], "r");
 	if (!f)
 		die("script %s", argv[3]);

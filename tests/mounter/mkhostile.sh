@@ -1,16 +1,18 @@
 #!/bin/bash
 # A hostile disk, built without root and without the appliance: the root filesystem holds
-# "boot -> /etc", so a mount on /boot would leave the appliance's /sysroot and land on its
-# /etc (the reviewer's version pointed it at /usr/sbin and ran its own mount(8) as root).
-#   p1 ext4 8 MiB   (meant for /boot: hello.txt, ext/)
-#   p2 ext4 16 MiB  (meant for /: boot -> /etc, etc/hostname)
+# "boot -> /etc", so a mount below /boot would leave the appliance's /sysroot and land in its
+# /etc (the reviewer's version pointed it at /usr/sbin and ran its own mount(8) as root); and
+# the boot filesystem holds "out -> /", which leads out of the disk when / is not mounted.
+#   p1 ext4 8 MiB   (meant for /boot: hello.txt, ext/, out -> /)
+#   p2 ext4 16 MiB  (meant for /: boot -> /etc, etc/hostname, etc/grub/)
 #   p3 ext4 4 MiB   (meant for /boot/ext)
 # Usage: mkhostile.sh OUTDIR   -> OUTDIR/disk.img
 set -euo pipefail
 out=$1
 export PATH=$PATH:/usr/sbin:/sbin
-rm -rf "$out"; mkdir -p "$out/p1/ext" "$out/p2/etc" "$out/p3"
+rm -rf "$out"; mkdir -p "$out/p1/ext" "$out/p2/etc/grub" "$out/p3"
 echo hello > "$out/p1/hello.txt"
+ln -s / "$out/p1/out"
 ln -s /etc "$out/p2/boot"
 echo hostile > "$out/p2/etc/hostname"
 echo x > "$out/p3/x"
