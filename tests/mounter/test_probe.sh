@@ -38,10 +38,7 @@ head -c 10485760 /dev/zero > "$T/big.nbd"; echo "== 10 MB"; harness "$T/big.nbd"
 
 # A server that accepts and never answers: the deadline, not a hang.
 silent=$(free_port)
-python3 -c "import socket,time
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1',$silent)); s.listen(5)
-c=[]
-while True: c.append(s.accept())" & EXTRA_PID=$!
+timeout 120 python3 "$here/silent_server.py" "$silent" & EXTRA_PID=$!
 sleep 0.3
 expect_fail silent "nbd://127.0.0.1:$silent/x" "$MOUNTS_STD" "no answer from the NBD server within the deadline" 5000
 
@@ -62,15 +59,21 @@ out=$(timeout 20 $CC "$T/one-client.nbd") && { echo "$out"; echo "FAIL: accepted
 echo "$out"; grep -q "^FAIL: .*two connections at once" <<<"$out"
 kill "$QNBD_PID"; wait "$QNBD_PID" 2>/dev/null || true
 
-# What both namespace scripts below share: the namespace's own loopback, and host names
-# looked up in files and DNS only, whatever the machine uses (nss-resolve or mdns would ask a
-# daemon outside the namespace; so would a running nscd, which glibc asks first).
+# Runs SCRIPT in private mount and network namespaces (in a user namespace too when not
+# root): their own loopback, and host names looked up in files and DNS only, whatever the
+# machine uses (nss-resolve or mdns would ask a daemon outside the namespace; so would a
+# running nscd, which glibc asks first).
 cat > "$T/ns.sh" <<NS
 ip link set lo up
 printf 'hosts: files dns\\n' > "$T/nsswitch.conf"
 mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
 if [ -d /run/nscd ]; then mount -t tmpfs none /run/nscd; fi
 NS
+in_namespaces() {
+	local as=-mn
+	[ "$(id -u)" = 0 ] || as=-rmn
+	unshare $as bash -c 'set -euo pipefail; . "$1"; . "$2"' _ "$T/ns.sh" "$1"
+}
 
 # A resolver that never answers: the host is resolved under the pre-flight deadline, not by
 # libnbd's synchronous getaddrinfo (10 s here). Then one that answers after 2 s with two
@@ -81,28 +84,22 @@ conf "$T/dns.nbd" "nbd://nbd-server.example.org/x" "$MOUNTS_STD"
 slow=$(free_port)
 conf "$T/slow.nbd" "nbd://silent.test:$slow/x" "$MOUNTS_STD"
 cat > "$T/dns.sh" <<DNS
-set -euo pipefail
-. "$T/ns.sh"
 echo "nameserver 127.0.0.1" > "$T/resolv.conf"
 mount --bind "$T/resolv.conf" /etc/resolv.conf
-python3 -c "import socket,time
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53)); time.sleep(60)" &
+timeout 30 python3 "$here/slowdns.py" 3600 & dns=\$!     # silent for this test
 sleep 0.3
 timeout 30 "$HARNESS" "$MOUNTER" "$T/dns.nbd" /dev/null \
 	"failed:resolving nbd-server.example.org: no answer within the deadline" 4000
-kill %1; wait %1 || true
+kill \$dns; wait \$dns || true
 timeout 30 python3 "$here/slowdns.py" 2 127.0.0.1 127.0.0.2 & dns=\$!
-timeout 30 python3 -c "import socket
-s=socket.socket(); s.bind(('', $slow)); s.listen(5)
-c=[]
-while True: c.append(s.accept())" & mute=\$!
+timeout 30 python3 "$here/silent_server.py" $slow & mute=\$!
 sleep 0.3
 timeout 30 "$HARNESS" "$MOUNTER" "$T/slow.nbd" /dev/null \
 	"failed:silent.test (2 addresses): connect: no answer from the NBD server within the deadline" 4000
 kill \$dns \$mute
 DNS
 echo "== dead resolver; slow resolver, two silent addresses"
-if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dns.sh"; else unshare -rmn bash "$T/dns.sh"; fi
+in_namespaces "$T/dns.sh"
 
 # A name with an IPv6 and an IPv4 address, served on IPv4 only (localhost with "::1
 # localhost" in /etc/hosts and nbdkit -i 127.0.0.1): the addresses are tried in the
@@ -111,8 +108,6 @@ if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dns.sh"; else unshare -rmn bash
 dual=$(free_port)
 conf "$T/dual.nbd" "nbd://dual.test:$dual/client1" '[{"partition":1,"mountpoint":"/boot"}]' /boot
 cat > "$T/dual.sh" <<DUAL
-set -euo pipefail
-. "$T/ns.sh"
 printf '::1 dual.test\n127.0.0.1 dual.test\n' > "$T/hosts"
 mount --bind "$T/hosts" /etc/hosts
 getent ahosts dual.test | head -1 | grep -q '^::1 '
@@ -122,7 +117,7 @@ trap 'timeout 20 "$here/nbdkit.sh" stop "$T/d"' EXIT
 timeout 30 "$HARNESS" "$MOUNTER" "$T/dual.nbd" /dev/null "failed:launch took longer than 1 s" 8000 launch=1
 DUAL
 echo "== dual-stack name, IPv4 server"
-if [ "$(id -u)" = 0 ]; then unshare -mn bash "$T/dual.sh"; else unshare -rmn bash "$T/dual.sh"; fi
+in_namespaces "$T/dual.sh"
 
 # Launch timeout: a valid disk, 3 s allowed; qemu is killed and the reason says so.
 conf "$T/ok.nbd" "$U" "$MOUNTS_STD" /boot

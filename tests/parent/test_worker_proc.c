@@ -4,6 +4,7 @@
  * unserved for long. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 
 #include "worker_proc.h"
 
@@ -26,7 +27,7 @@ static long long death_after(struct worker_proc *wp, long long lived_ms)
 	wp->pid = 4242;
 	wp->ready_notified = true;
 	wp->started_ms = now_ms - lived_ms;
-	CHECK(worker_proc_exited(wp, 4242, SIGKILL, false));
+	CHECK(worker_proc_exited(wp, 4242, W_EXITCODE(0, SIGKILL), false));
 	CHECK(worker_proc_tick(wp) == (int)(wp->restart_at_ms - now_ms));
 	return wp->restart_at_ms - now_ms;
 }
@@ -40,7 +41,7 @@ int main(void)
 	CHECK(death_after(&wp, 29000) == 10000);     /* 29 s is still a quick death */
 	CHECK(death_after(&wp, 31000) == 100);       /* it had served: start again */
 	CHECK(death_after(&wp, 500) == 200);
-	CHECK(!worker_proc_exited(&wp, 4243, SIGKILL, false));   /* not the worker */
+	CHECK(!worker_proc_exited(&wp, 4243, W_EXITCODE(0, SIGKILL), false));   /* not the worker */
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
