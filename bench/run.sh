@@ -136,9 +136,15 @@ cg_dirs() {   # the directories of cgroup $1
 }
 cg_procs_dir() { if [[ $CGV == 2 ]]; then echo "/sys/fs/cgroup/$1"; else echo "$CG_MEM_BASE/$1"; fi; }
 cg_create() { local d; for d in $(cg_dirs "$1"); do mkdir -p "$d"; done; }
-cg_cpu_usec() {
-  if [[ $CGV == 2 ]]; then awk '$1=="usage_usec" { print $2 }' "/sys/fs/cgroup/$1/cpu.stat"
-  else echo $(( $(cat "$CG_CPU_BASE/$1/cpuacct.usage") / 1000 )); fi
+cg_cpu_usec() {   # "TOTAL USER SYSTEM" of cgroup $1: TOTAL is exact (the scheduler's run time);
+  # USER and SYSTEM are sampled at the timer tick, so only their ratio is used (the kernel's share)
+  if [[ $CGV == 2 ]]; then
+    awk '$1=="usage_usec" { t=$2 } $1=="user_usec" { u=$2 } $1=="system_usec" { k=$2 } END { print t, u, k }' \
+      "/sys/fs/cgroup/$1/cpu.stat"
+  else
+    echo $(( $(cat "$CG_CPU_BASE/$1/cpuacct.usage") / 1000 )) \
+      "$(awk '$1=="user" { u=$2 } $1=="system" { k=$2 } END { print u, k }' "$CG_CPU_BASE/$1/cpuacct.stat")"
+  fi
 }
 cg_mem_peak_kib() {   # includes kernel memory charged to the cgroup; Rss/Pss come from tftpload
   local f
@@ -243,19 +249,19 @@ run_load() {
   fi
   local cpu=$CLIENT_CPU; [[ $place == same ]] && cpu=$SERVER_CPU
   [[ $CGV == 1 ]] && echo 0 >"$CG_MEM_BASE/$SRV_CG/memory.max_usage_in_bytes" 2>/dev/null || true
-  local u0 u1 t0 t1 rc=0
-  u0=$(cg_cpu_usec "$SRV_CG"); t0=$(date +%s.%N)
+  local u0 u1 us0 us1 k0 k1 t0 t1 rc=0
+  read -r u0 us0 k0 < <(cg_cpu_usec "$SRV_CG"); t0=$(date +%s.%N)
   echo "+ tftpload -p $SRV_PORT $*" >"$log.load.log"
   timeout --kill-after=5 "${LOAD_TIMEOUT:-900}" nsenter --net="/run/netns/$NS" taskset -c "$cpu" \
     "$TFTPLOAD" -p "$SRV_PORT" --label "$s/$scen" --mem-cgroup "$(cg_procs_dir "$SRV_CG")" "$@" \
     >>"$log.load.log" 2>&1 || rc=$?
-  u1=$(cg_cpu_usec "$SRV_CG"); t1=$(date +%s.%N)
+  read -r u1 us1 k1 < <(cg_cpu_usec "$SRV_CG"); t1=$(date +%s.%N)
   local alive=1; kill -0 "$SRV_PID" 2>/dev/null || alive=0
   local mempeak; mempeak=$(cg_mem_peak_kib "$SRV_CG")
   stop_server
   local r; r=$(grep '^RESULT' "$log.load.log" | tail -1 | sed 's/^RESULT //')
   [[ -n $r ]] || r="ok=0 failed=-1"
-  echo "$s $scen $rep $r server_cpu_us=$((u1 - u0)) wall=$(awk "BEGIN { printf \"%.3f\", $t1 - $t0 }") rc=$rc server_alive=$alive cg_mem_peak_kib=$mempeak" >>"$RES"
+  echo "$s $scen $rep $r server_cpu_us=$((u1 - u0)) server_user_ticks=$((us1 - us0)) server_sys_ticks=$((k1 - k0)) wall=$(awk "BEGIN { printf \"%.3f\", $t1 - $t0 }") rc=$rc server_alive=$alive cg_mem_peak_kib=$mempeak" >>"$RES"
   printf '  %-8s %-10s rep %s: %s\n' "$s" "$scen" "$rep" \
     "$(echo " $r" | grep -oE ' (ok|failed|mbs|p50_ms|p99_ms|client_timeouts|mem_pss_kib)=[^ ]+' | tr -d '\n') cpu=$(( (u1 - u0) / 1000 )) ms"
   [[ $alive == 1 ]] || echo "  !! $s was not running at the end of $scen (see $log.server.log)"
