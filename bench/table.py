@@ -165,8 +165,8 @@ def main():
             w1, w16 = combine("rtftp", f"a-w1-{place}", "mbs"), combine("rtftp", f"a-w16-{place}", "mbs")
             if not math.isnan(w1) and not math.isnan(w16):
                 print(f"\nrtftp windowsize 16 / windowsize 1 ({place} CPU): {w16 / w1:.2f}")
-    # The kernel time of the yardstick is what moving these packets costs any server on this
-    # machine: a target for CPU per MB below it cannot be met by changing the server.
+    # The yardstick's kernel time is what the socket calls for these packets cost on this machine:
+    # a target for CPU per MB below it cannot be met by a server that uses UDP sockets.
     for sc in scens:
         floor_sys, dns_cpu = combine("floor", sc, "sys_ms_per_mb"), combine("dnsmasq", sc, "cpu_ms_per_mb")
         if sc.startswith(("b", "d")) and not math.isnan(floor_sys) and not math.isnan(dns_cpu) and dns_cpu:

@@ -11,7 +11,7 @@ pkgs=(
   libguestfs-tools qemu-system-x86 supermin linux-image-amd64
   # tests: stock TFTP clients, NBD server and tools, disk image tools
   python3 curl tftp-hpa atftp busybox nbdkit libnbd-bin qemu-utils mtools dosfstools e2fsprogs fdisk
-  iproute2 procps util-linux passwd
+  iproute2 procps util-linux passwd debootstrap
   # (the benchmark peers, tftpd-hpa and dnsmasq-base, are installed by bench/run.sh when it
   # runs: tftpd-hpa's package starts a TFTP server on port 69 and enables it at boot)
   # packaging

@@ -39,6 +39,8 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
+# Every mount of this test lives in a private namespace; never delete through a mount.
+! findmnt -rn -o TARGET | grep -q "^$work/" || die "something is mounted below $work"
 rm -rf "$work"
 mkdir -p "$work"
 
@@ -50,7 +52,7 @@ mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.
 	/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null)
 [ -n "$mirror" ] || die "no Debian mirror in this machine's apt sources"
 log "debootstrap --variant=minbase $VERSION_CODENAME from $mirror"
-timeout 900 debootstrap --variant=minbase "$VERSION_CODENAME" "$root" "$mirror" \
+timeout 900 unshare --mount --propagation private debootstrap --variant=minbase "$VERSION_CODENAME" "$root" "$mirror" \
 	> "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
 rm -f "$root/etc/apt/sources.list"
 cp -a /etc/apt/sources.list /etc/apt/sources.list.d "$root/etc/apt/" 2>/dev/null || true
