@@ -334,10 +334,14 @@ static int launch_and_mount(struct disk *d, const struct nbdconf *c, uint32_t ti
 int disk_start(struct disk *d, const struct nbdconf *c, const struct mounter_config *cfg,
 	       char *err, size_t errlen)
 {
-	/* libguestfs puts its socket dir in XDG_RUNTIME_DIR (non-root): keep it in our
-	 * private tmp dir, which the parent removes even after a SIGKILL. */
-	if (cfg->tmp_dir[0])
+	/* libguestfs puts its socket dir in XDG_RUNTIME_DIR (non-root), and supermin its
+	 * scratch folder in TMPDIR (else /var/tmp), where a supermin that the watchdog kills
+	 * leaves it: keep both in our private tmp dir, which the parent removes even after a
+	 * SIGKILL. The appliance itself goes to the cache dir, set explicitly below. */
+	if (cfg->tmp_dir[0]) {
 		setenv("XDG_RUNTIME_DIR", cfg->tmp_dir, 1);
+		setenv("TMPDIR", cfg->tmp_dir, 1);
+	}
 	d->g = guestfs_create();
 	if (!d->g) {
 		snprintf(err, errlen, "guestfs_create failed");
