@@ -337,10 +337,12 @@ int disk_start(struct disk *d, const struct nbdconf *c, const struct mounter_con
 	/* libguestfs puts its socket dir in XDG_RUNTIME_DIR (non-root), and supermin its
 	 * scratch folder in TMPDIR (else /var/tmp), where a supermin that the watchdog kills
 	 * leaves it: keep both in our private tmp dir, which the parent removes even after a
-	 * SIGKILL. The appliance itself goes to the cache dir, set explicitly below. */
+	 * SIGKILL. Not TMPDIR without an explicit cache dir: libguestfs's default cache dir is
+	 * $TMPDIR, and the 680 MB appliance would then be built anew by every mounter. */
 	if (cfg->tmp_dir[0]) {
 		setenv("XDG_RUNTIME_DIR", cfg->tmp_dir, 1);
-		setenv("TMPDIR", cfg->tmp_dir, 1);
+		if (cfg->cache_dir[0])
+			setenv("TMPDIR", cfg->tmp_dir, 1);
 	}
 	d->g = guestfs_create();
 	if (!d->g) {
