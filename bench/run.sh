@@ -136,7 +136,7 @@ cg_dirs() {   # the directories of cgroup $1
 }
 cg_procs_dir() { if [[ $CGV == 2 ]]; then echo "/sys/fs/cgroup/$1"; else echo "$CG_MEM_BASE/$1"; fi; }
 cg_create() { local d; for d in $(cg_dirs "$1"); do mkdir -p "$d"; done; }
-cg_cpu_usec() {   # "TOTAL USER SYSTEM" of cgroup $1: TOTAL is exact (the scheduler's run time);
+cg_cpu_times() {   # "TOTAL USER SYSTEM" of cgroup $1: TOTAL is exact (the scheduler's run time);
   # USER and SYSTEM are sampled at the timer tick, so only their ratio is used (the kernel's share)
   if [[ $CGV == 2 ]]; then
     awk '$1=="usage_usec" { t=$2 } $1=="user_usec" { u=$2 } $1=="system_usec" { k=$2 } END { print t, u, k }' \
@@ -250,12 +250,12 @@ run_load() {
   local cpu=$CLIENT_CPU; [[ $place == same ]] && cpu=$SERVER_CPU
   [[ $CGV == 1 ]] && echo 0 >"$CG_MEM_BASE/$SRV_CG/memory.max_usage_in_bytes" 2>/dev/null || true
   local u0 u1 us0 us1 k0 k1 t0 t1 rc=0
-  read -r u0 us0 k0 < <(cg_cpu_usec "$SRV_CG"); t0=$(date +%s.%N)
+  read -r u0 us0 k0 < <(cg_cpu_times "$SRV_CG"); t0=$(date +%s.%N)
   echo "+ tftpload -p $SRV_PORT $*" >"$log.load.log"
   timeout --kill-after=5 "${LOAD_TIMEOUT:-900}" nsenter --net="/run/netns/$NS" taskset -c "$cpu" \
     "$TFTPLOAD" -p "$SRV_PORT" --label "$s/$scen" --mem-cgroup "$(cg_procs_dir "$SRV_CG")" "$@" \
     >>"$log.load.log" 2>&1 || rc=$?
-  read -r u1 us1 k1 < <(cg_cpu_usec "$SRV_CG"); t1=$(date +%s.%N)
+  read -r u1 us1 k1 < <(cg_cpu_times "$SRV_CG"); t1=$(date +%s.%N)
   local alive=1; kill -0 "$SRV_PID" 2>/dev/null || alive=0
   local mempeak; mempeak=$(cg_mem_peak_kib "$SRV_CG")
   stop_server

@@ -22,7 +22,7 @@ TEST_NAME=packaging.deb_fresh
 src=$1 work=$2 debdir=$3
 
 need_root
-need_pkgs debootstrap util-linux curl nbdkit fdisk mtools dosfstools e2fsprogs
+need_pkgs debootstrap util-linux nbdkit fdisk mtools dosfstools e2fsprogs
 deb=$(ls "$debdir"/rtftp_*_"$(dpkg --print-architecture)".deb 2>/dev/null | head -n 1)
 [ -n "$deb" ] || die "no .deb in $debdir (packaging.deb builds it)"
 
