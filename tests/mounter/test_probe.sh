@@ -138,8 +138,9 @@ timeout 120 "$HARNESS" "$MOUNTER" "$T/ok.nbd" /dev/null ready 60000 launch=60 > 
 for _ in $(seq 300); do pgrep -f "qemu-system.*$T/tmp" >/dev/null && break; sleep 0.1; done
 hpid=$(pgrep -P "$hpid" -x mounter_harness || echo "$hpid")
 mpid=$(pgrep -P "$hpid" -x rtftp-mounter || true)
-kill -KILL "$hpid"
+# Checked before the kill: after it, the mounter may end qemu before pgrep finds it.
 [ -n "$mpid" ] && pgrep -f "qemu-system.*$T/tmp" >/dev/null || { echo "FAIL: no launch to interrupt"; exit 1; }
+kill -KILL "$hpid"
 running() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status"; }
 for _ in $(seq 50); do running "$mpid" || break; sleep 0.1; done
 if running "$mpid"; then
