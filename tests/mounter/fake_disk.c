@@ -69,7 +69,7 @@ char *guestfs_pread(guestfs_h *g, const char *path, int count, int64_t offset, s
 {
 	(void)g;
 	const struct fake_file *f = find(path);
-	if (!f || fake.pread_fails) {
+	if (!f || f->read_fails) {
 		last_errno = f ? EIO : ENOENT;
 		return NULL;
 	}

@@ -15,6 +15,7 @@ struct fake_file {
 	bool is_dir;
 	bool changes;           /* every stat reports a newer mtime */
 	int read_ms;            /* each guestfs_pread of it takes this long (a slow disk) */
+	bool read_fails;        /* guestfs_pread of it fails with EIO (a bad sector) */
 };
 
 struct fake_link {
@@ -28,7 +29,6 @@ struct fake_disk {
 	int nlinks;
 	int ready;              /* guestfs_is_ready: 0 = the appliance died */
 	bool alive;             /* nbdprobe_alive: false = the NBD server stopped answering */
-	bool pread_fails;       /* guestfs_pread fails with EIO */
 	int64_t stat_calls;
 };
 

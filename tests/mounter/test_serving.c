@@ -67,6 +67,7 @@ static void disk_setup(void)
 	add_file("/etc/shadow", 100, 15);
 	/* 3 MiB in 4 reads (64 KiB, then 1 MiB each) of 400 ms: a fill that outlasts 1 s */
 	add_file(ROOT "/slow", 3u << 20, 16)->read_ms = 400;
+	add_file(ROOT "/badsector", 70000, 17)->read_fails = true;
 	fake.links[fake.nlinks++] = (struct fake_link){ ROOT "/evil", "/etc/shadow" };
 }
 
@@ -219,16 +220,16 @@ static bool log_has(const struct child *c, const char *line)
 }
 
 /* The mounter must end: the worker's channel closes with nothing more on it, the process
- * exits, and its log gives the reason. */
-static void expect_end(struct child *c, const char *reason)
+ * exits with code, and its log gives the reason. */
+static void expect_end(struct child *c, const char *reason, int code)
 {
 	struct ipc_msg m;
 	int r = recv_within(c, c->worker, &m, WAIT_MS);
 	if (r != 0)
 		fail(c, "the mounter went on (%s) after: %s", r > 0 ? wm_msg_name(m.hdr.type) : "no EOF", reason);
 	int status = 0;
-	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status))
-		fail(c, "the mounter did not exit (status %#x)", status);
+	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status) || WEXITSTATUS(status) != code)
+		fail(c, "the mounter did not exit with %d (status %#x)", code, status);
 	c->pid = 0;
 	if (!log_has(c, reason))
 		fail(c, "its log does not say \"%s\" (%s)", reason, c->log);
@@ -315,6 +316,40 @@ static void case_dead_server(void)
 	printf("ok   dead-server: a missing name is \"unavailable\", not \"not found\"\n");
 }
 
+/* A read error fails that file's open ids with "unavailable" (the worker falls back as for a
+ * dead disk) and nothing else: the next file is served. */
+static void case_read_error(void)
+{
+	disk_setup();
+	struct child c = start("read-error", 600);
+	struct ipc_msg m;
+	send_open(&c, 1, "badsector", -1);
+	worker_msg(&c, &m, 1);
+	if (m.hdr.type != WM_OPENED)
+		fail(&c, "badsector: %s, expected WM_OPENED", wm_msg_name(m.hdr.type));
+	ipc_msg_drop_fd(&m);
+	expect_error(&c, 1, WM_ERR_UNAVAILABLE, "disk read: Input/output error");
+	send_open(&c, 2, "small", -1);
+	expect_file(&c, 2, ROOT "/small");
+	shutdown(c.worker, SHUT_RDWR);
+	waitpid(c.pid, NULL, 0);
+	printf("ok   read-error: that file fails, the next is served\n");
+}
+
+/* qemu gone: every later call would fail, so the mounter tells the parent and exits, and a
+ * new one takes over; a missing name is never answered "not found" from a dead appliance. */
+static void case_appliance_died(void)
+{
+	disk_setup();
+	fake.ready = 0;
+	struct child c = start("appliance-died", 600);
+	send_open(&c, 1, "missing", -1);
+	int st = next_state(&c, WAIT_MS);
+	if (st != PM_ST_FAILED)
+		fail(&c, "state %d to the parent, expected FAILED", st);
+	expect_end(&c, "the appliance is gone: exiting", 1);
+}
+
 static void case_close_with_payload(void)
 {
 	disk_setup();
@@ -323,7 +358,7 @@ static void case_close_with_payload(void)
 	send_open(&c, 1, "small", -1);
 	expect_file(&c, 1, ROOT "/small");
 	send_msg(&c, c.worker, WM_CLOSE, 1, &junk, sizeof(junk), -1);
-	expect_end(&c, "WM_CLOSE with a payload");
+	expect_end(&c, "WM_CLOSE with a payload", 0);
 }
 
 /* Descriptors go from the mounter to the worker only. */
@@ -334,7 +369,7 @@ static void case_open_with_fd(void)
 	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	send_open(&c, 1, "small", fd);
 	close(fd);
-	expect_end(&c, "malformed message from the worker");
+	expect_end(&c, "malformed message from the worker", 0);
 }
 
 static void case_reused_id(void)
@@ -344,7 +379,7 @@ static void case_reused_id(void)
 	send_open(&c, 9, "small", -1);
 	expect_file(&c, 9, ROOT "/small");
 	send_open(&c, 9, "vmlinuz", -1);
-	expect_end(&c, "worker reused open id 9");
+	expect_end(&c, "worker reused open id 9", 0);
 }
 
 static void case_unknown_type(void)
@@ -352,7 +387,7 @@ static void case_unknown_type(void)
 	disk_setup();
 	struct child c = start("unknown-type", 600);
 	send_msg(&c, c.worker, WM_READY, 0, NULL, 0, -1);
-	expect_end(&c, "unexpected WM_READY from the worker");
+	expect_end(&c, "unexpected WM_READY from the worker", 0);
 }
 
 /* The parent sends nothing after PM_CONFIG. */
@@ -362,7 +397,7 @@ static void case_parent_message(void)
 	struct child c = start("parent-message", 600);
 	struct proto_hello h = { .version = RTFTP_PROTO_VERSION };
 	send_msg(&c, c.parent, PM_HELLO, 0, &h, sizeof(h), -1);
-	expect_end(&c, "unexpected PM_HELLO from the parent");
+	expect_end(&c, "unexpected PM_HELLO from the parent", 0);
 }
 
 /* --idle-timeout 1: a file being read from a slow disk for 1.6 s and then held open keeps
@@ -396,7 +431,7 @@ static void case_idle_exit(void)
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	if (ms < 900)
 		fail(&c, "IDLE_EXIT %ld ms after the close, before the idle timeout of 1 s", ms);
-	expect_end(&c, "idle for 1 s: exiting");
+	expect_end(&c, "idle for 1 s: exiting", 0);
 }
 
 int main(void)
@@ -409,6 +444,8 @@ int main(void)
 	}
 	case_serving();
 	case_dead_server();
+	case_read_error();
+	case_appliance_died();
 	case_close_with_payload();
 	case_open_with_fd();
 	case_reused_id();
