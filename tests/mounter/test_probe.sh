@@ -173,13 +173,13 @@ out=$(timeout 20 $CC "$T/wrong-export.nbd") && exit 1; echo "$out"
 # removes, and not in the TMPDIR the mounter was started with (/var/tmp when unset, where
 # every such launch left 6-13 MB).
 echo "== launch killed during a cold appliance build"
-mkdir -p "$T/outer" "$T/tmp-cold" "$T/cold"
-TMPDIR="$T/outer" RTFTP_TEST_CACHE="$T/cold" RTFTP_TEST_TMP="$T/tmp-cold" \
+mkdir -p "$T/outer" "$T/cold-tmp" "$T/cold"
+TMPDIR="$T/outer" RTFTP_TEST_CACHE="$T/cold" RTFTP_TEST_TMP="$T/cold-tmp" \
 	harness "$T/ok.nbd" /dev/null "failed:launch took longer than 1 s" 12000 launch=1
 if ls -d "$T/outer"/supermin* 2>/dev/null; then
 	echo "FAIL: supermin's scratch folder left in the inherited TMPDIR"; exit 1
 fi
-ls -d "$T/tmp-cold"/supermin*.tmpdir >/dev/null 2>&1 ||
+ls -d "$T/cold-tmp"/supermin*.tmpdir >/dev/null 2>&1 ||
 	{ echo "FAIL: no supermin folder in the private tmp dir: was the build over within 1 s?"; exit 1; }
 rm -rf "$T/cold"
 echo "ALL PROBE TESTS OK"

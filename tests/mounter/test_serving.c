@@ -26,7 +26,8 @@
 #define ROOT "/srv/tftp"
 #define WAIT_MS 3000
 
-static char logdir[] = "/tmp/rtftp-serving.XXXXXX";
+/* Each child's stderr; kept when a case fails (fail() names the file), removed when it passes. */
+static char logdir[] = "/tmp/rtftp-serving.XXXXXX";   /* mkdtemp's template */
 
 struct child {
 	pid_t pid;
@@ -179,6 +180,8 @@ static void expect_file(const struct child *c, uint32_t id, const char *path)
 	for (int i = 0; i < fake.nfiles; i++)
 		if (strcmp(fake.files[i].path, path) == 0)
 			f = &fake.files[i];
+	if (!f)
+		fail(c, "%s is not on the stand-in disk", path);
 	struct ipc_msg m;
 	struct wm_opened op;
 	struct wm_progress pr = { 0 };
@@ -235,7 +238,22 @@ static void expect_end(struct child *c, const char *reason, int code)
 		fail(c, "its log does not say \"%s\" (%s)", reason, c->log);
 	close(c->worker);
 	close(c->parent);
+	unlink(c->log);
 	printf("ok   %s: \"%s\"\n", c->name, reason);
+}
+
+/* The worker closes its channel: the mounter shuts down and exits 0. */
+static void expect_clean_exit(struct child *c, const char *what)
+{
+	shutdown(c->worker, SHUT_RDWR);
+	int status = 0;
+	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail(c, "no clean exit when the worker's channel closed (status %#x)", status);
+	c->pid = 0;
+	close(c->worker);
+	close(c->parent);
+	unlink(c->log);
+	printf("ok   %s: %s\n", c->name, what);
 }
 
 /* The next state reported to the parent: enum pm_state, 0 on EOF, -1 if none within ms. */
@@ -290,11 +308,7 @@ static void case_serving(void)
 		fail(&c, "the second open of vmlinuz was not served from the cache");
 	send_open(&c, 9, "small", -1);
 	expect_file(&c, 9, ROOT "/small");
-	shutdown(c.worker, SHUT_RDWR);
-	int status = 0;
-	if (waitpid(c.pid, &status, 0) != c.pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail(&c, "no clean exit when the worker's channel closed (status %#x)", status);
-	printf("ok   serving: contents, errors, a file changed during its read, the cache\n");
+	expect_clean_exit(&c, "contents, errors, a file changed during its read, the cache");
 }
 
 /* A missing name while the NBD server does not answer: FAT on a dead server reports files
@@ -311,9 +325,7 @@ static void case_dead_server(void)
 	expect_file(&c, 2, ROOT "/small");
 	send_open(&c, 3, "evil", -1);
 	expect_error(&c, 3, WM_ERR_DENIED, "outside tftp_root");
-	shutdown(c.worker, SHUT_RDWR);
-	waitpid(c.pid, NULL, 0);
-	printf("ok   dead-server: a missing name is \"unavailable\", not \"not found\"\n");
+	expect_clean_exit(&c, "a missing name is \"unavailable\", not \"not found\"");
 }
 
 /* A read error fails that file's open ids with "unavailable" (the worker falls back as for a
@@ -331,9 +343,7 @@ static void case_read_error(void)
 	expect_error(&c, 1, WM_ERR_UNAVAILABLE, "disk read: Input/output error");
 	send_open(&c, 2, "small", -1);
 	expect_file(&c, 2, ROOT "/small");
-	shutdown(c.worker, SHUT_RDWR);
-	waitpid(c.pid, NULL, 0);
-	printf("ok   read-error: that file fails, the next is served\n");
+	expect_clean_exit(&c, "that file fails, the next is served");
 }
 
 /* qemu gone: every later call would fail, so the mounter tells the parent and exits, and a
@@ -452,10 +462,8 @@ int main(void)
 	case_unknown_type();
 	case_parent_message();
 	case_idle_exit();
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", logdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", logdir);
+	if (rmdir(logdir) < 0)
+		fprintf(stderr, "could not remove %s: %s\n", logdir, strerror(errno));
 	printf("ALL SERVING TESTS OK\n");
 	return 0;
 }
