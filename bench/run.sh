@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 # ------------------------------------------------------------------ parameters (environment)
-SERVERS=${SERVERS:-"rtftp hpa dnsmasq"}   # add "floor" for the yardstick (bench/tftpfloor.c)
+SERVERS=${SERVERS:-"rtftp hpa dnsmasq"}   # add "floor" and "floorep" for the yardsticks (bench/tftpfloor.c)
 REPS=${REPS:-3}                      # interleaved rounds; the table shows the median
 SERVER_CPU=${SERVER_CPU:-0}          # every server process is pinned here
 CLIENT_CPU=${CLIENT_CPU:-1}          # the load generator here ("split" placement)
@@ -43,7 +43,7 @@ RTFTP_ARGS=${RTFTP_ARGS:-"--max-transfers 4000 --max-per-client 4000 --rrq-rate 
 RTFTP_USER=${RTFTP_USER:-nobody}
 OUT=${OUT:-/tmp/rtftp-bench-$(date +%Y%m%d-%H%M%S)}
 NS=rtftpbench$$
-PORT_rtftp=1069 PORT_hpa=2069 PORT_dnsmasq=69 PORT_floor=3069
+PORT_rtftp=1069 PORT_hpa=2069 PORT_dnsmasq=69 PORT_floor=3069 PORT_floorep=4069
 
 scenarios=${*:-"pingpong a b b-w16 c d soak ttfb"}
 
@@ -114,7 +114,7 @@ if [[ -z ${TFTPLOAD:-} ]]; then
 fi
 [[ -x $TFTPLOAD ]] || die "no tftpload at $TFTPLOAD"
 TFTPFLOOR=${TFTPFLOOR:-$(dirname "$TFTPLOAD")/tftpfloor}
-want floor && [[ ! -x $TFTPFLOOR ]] && die "no tftpfloor at $TFTPFLOOR"
+{ want floor || want floorep; } && [[ ! -x $TFTPFLOOR ]] && die "no tftpfloor at $TFTPFLOOR"
 
 mkdir -p "$OUT/logs"
 RES=$OUT/results.txt; : >"$RES"
@@ -214,6 +214,7 @@ start_server() {   # $1 server, $2 log; sets SRV_PID, SRV_CG, SRV_PORT
     dnsmasq) cmd=(dnsmasq -d -C /dev/null --port=0 --enable-tftp "--tftp-root=$PEER_ROOT" --tftp-max=4000
                   --user=nobody "--pid-file=$W/dnsmasq.pid" --interface=lo --bind-interfaces) ;;
     floor)   cmd=("$TFTPFLOOR" -p "$SRV_PORT" -r "$PEER_ROOT") ;;
+    floorep) cmd=("$TFTPFLOOR" -e -p "$SRV_PORT" -r "$PEER_ROOT") ;;
   esac
   echo "+ ${cmd[*]}" >"$log"
   (

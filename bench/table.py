@@ -6,8 +6,9 @@ import statistics
 import sys
 from collections import defaultdict
 
-SERVERS = ["rtftp", "hpa", "dnsmasq", "floor"]
-NAMES = {"rtftp": "rtftp", "hpa": "tftpd-hpa", "dnsmasq": "dnsmasq", "floor": "floor (tftpfloor)"}
+SERVERS = ["rtftp", "hpa", "dnsmasq", "floor", "floorep"]
+NAMES = {"rtftp": "rtftp", "hpa": "tftpd-hpa", "dnsmasq": "dnsmasq", "floor": "floor (tftpfloor)",
+         "floorep": "floor with epoll (tftpfloor -e)"}
 
 # metric: (label, better: +1 higher / -1 lower / 0 neither, how to combine reps)
 METRICS = {
@@ -165,6 +166,13 @@ def main():
             w1, w16 = combine("rtftp", f"a-w1-{place}", "mbs"), combine("rtftp", f"a-w16-{place}", "mbs")
             if not math.isnan(w1) and not math.isnan(w16):
                 print(f"\nrtftp windowsize 16 / windowsize 1 ({place} CPU): {w16 / w1:.2f}")
+    # What an event loop costs a stop-and-wait transfer: the yardstick with and without epoll_wait,
+    # against tftpd-hpa (which waits in select on its one connected socket).
+    for place in ("same", "split"):
+        sc = f"a-w1-{place}"
+        hpa, fl, fle = (combine(s, sc, "mbs") for s in ("hpa", "floor", "floorep"))
+        if not any(math.isnan(x) for x in (hpa, fl, fle)) and hpa:
+            print(f"\n{sc}: the floor is {fl / hpa:.2f} x tftpd-hpa, the floor with epoll {fle / hpa:.2f} x")
     # The yardstick's kernel time is what the socket calls for these packets cost on this machine:
     # a target for CPU per MB below it cannot be met by a server that uses UDP sockets.
     for sc in scens:

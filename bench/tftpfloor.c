@@ -4,7 +4,10 @@
  * sandbox. What it costs per MB under bench/run.sh's load is the kernel's own per-packet cost
  * on this machine: the floor under any real server's figure.
  *
- *   tftpfloor -p PORT -r ROOT      (IPv4 loopback; any RRQ name is read from ROOT once)
+ *   tftpfloor [-e] -p PORT -r ROOT      (IPv4 loopback; any RRQ name is read from ROOT once)
+ *
+ * -e waits in epoll_wait before each recvmmsg, as a server whose one event loop serves many
+ * sockets and timers must: the same floor, plus only what an event loop costs per wake-up.
  *
  * Windowsize is answered as 1 and block numbers do not roll over (files up to 65535 blocks).
  */
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -156,10 +160,12 @@ static int on_ack(const uint8_t *pkt, const struct sockaddr_in *from, uint8_t *h
 
 int main(int argc, char **argv)
 {
-	int port = 0, opt;
+	int port = 0, opt, use_epoll = 0;
 	const char *root = NULL;
-	while ((opt = getopt(argc, argv, "p:r:")) != -1) {
-		if (opt == 'p')
+	while ((opt = getopt(argc, argv, "ep:r:")) != -1) {
+		if (opt == 'e')
+			use_epoll = 1;
+		else if (opt == 'p')
 			port = atoi(optarg);
 		else if (opt == 'r')
 			root = optarg;
@@ -167,7 +173,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (!port || !root || (rootfd = open(root, O_PATH | O_DIRECTORY)) < 0) {
-		fprintf(stderr, "usage: tftpfloor -p PORT -r ROOT\n");
+		fprintf(stderr, "usage: tftpfloor [-e] -p PORT -r ROOT\n");
 		return 2;
 	}
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -187,10 +193,18 @@ int main(int argc, char **argv)
 		iin[i] = (struct iovec){ .iov_base = in[i], .iov_len = sizeof(in[i]) };
 		rx[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_iov = &iin[i], .msg_iovlen = 1 };
 	}
+	int ep = use_epoll ? epoll_create1(0) : -1;
+	if (use_epoll && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ .events = EPOLLIN }) < 0) {
+		perror("epoll");
+		return 1;
+	}
 	for (;;) {
 		for (int i = 0; i < BATCH; i++)
 			rx[i].msg_hdr.msg_namelen = sizeof(from[i]);
-		int n = recvmmsg(fd, rx, BATCH, MSG_WAITFORONE, NULL);
+		struct epoll_event ready;
+		if (use_epoll && epoll_wait(ep, &ready, 1, -1) < 1)
+			continue;
+		int n = recvmmsg(fd, rx, BATCH, use_epoll ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
 		unsigned m = 0;
 		for (int i = 0; i < n; i++) {
 			size_t len = rx[i].msg_len;
