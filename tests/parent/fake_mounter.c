@@ -10,6 +10,7 @@
  * and "rtftp-mounter --check-config FILE" prints the lines of its /proc/self/status that say
  * what privilege it runs with, then exits 0. */
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ int main(int argc, char **argv)
 		return print_privilege();
 	if (env_on("FAKE_MOUNTER_EXIT"))
 		return 0;
+	/* A test killed mid-run must not leave a stand-in behind that ignores SIGTERM. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (env_on("FAKE_MOUNTER_IGNORE_TERM"))
 		signal(SIGTERM, SIG_IGN);
 	if (env_on("FAKE_MOUNTER_READY"))
