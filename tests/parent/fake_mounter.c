@@ -10,11 +10,11 @@
  * and "rtftp-mounter --check-config FILE" prints the lines of its /proc/self/status that say
  * what privilege it runs with, then exits 0. */
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "ipc.h"
