@@ -18,7 +18,7 @@ volatile sig_atomic_t mounter_term;
 
 static int last_errno;
 
-static const struct fake_file *find(const char *path)
+const struct fake_file *fake_find(const char *path)
 {
 	for (int i = 0; i < fake.nfiles; i++)
 		if (strcmp(fake.files[i].path, path) == 0)
@@ -33,7 +33,7 @@ char *guestfs_realpath(guestfs_h *g, const char *path)
 	for (int i = 0; i < fake.nlinks; i++)
 		if (strcmp(fake.links[i].from, path) == 0)
 			return strdup(fake.links[i].to);
-	if (find(path))
+	if (fake_find(path))
 		return strdup(path);
 	last_errno = ENOENT;
 	return NULL;
@@ -42,7 +42,7 @@ char *guestfs_realpath(guestfs_h *g, const char *path)
 struct guestfs_statns *guestfs_statns(guestfs_h *g, const char *path)
 {
 	(void)g;
-	const struct fake_file *f = find(path);
+	const struct fake_file *f = fake_find(path);
 	if (!f) {
 		last_errno = ENOENT;
 		return NULL;
@@ -68,7 +68,7 @@ void guestfs_free_statns(struct guestfs_statns *st)
 char *guestfs_pread(guestfs_h *g, const char *path, int count, int64_t offset, size_t *size_r)
 {
 	(void)g;
-	const struct fake_file *f = find(path);
+	const struct fake_file *f = fake_find(path);
 	if (!f || f->read_fails) {
 		last_errno = f ? EIO : ENOENT;
 		return NULL;

@@ -34,6 +34,9 @@ struct fake_disk {
 
 extern struct fake_disk fake;
 
+/* The file at this exact guest path, or NULL. */
+const struct fake_file *fake_find(const char *path);
+
 /* The content of every file: a pattern of its inode and the offset. */
 char fake_byte(const struct fake_file *f, size_t off);
 

@@ -173,13 +173,20 @@ static void expect_error(const struct child *c, uint32_t id, uint32_t kind, cons
 	check_error(c, &m, id, kind, why);
 }
 
+/* WM_OPENED for id; its memfd is not kept (for a file whose fill is to fail). */
+static void expect_opened(const struct child *c, uint32_t id, const char *name)
+{
+	struct ipc_msg m;
+	worker_msg(c, &m, id);
+	if (m.hdr.type != WM_OPENED)
+		fail(c, "%s: %s, expected WM_OPENED", name, wm_msg_name(m.hdr.type));
+	ipc_msg_drop_fd(&m);
+}
+
 /* WM_OPENED, then progress up to the whole size; the memfd must hold the file and be sealed. */
 static void expect_file(const struct child *c, uint32_t id, const char *path)
 {
-	const struct fake_file *f = NULL;
-	for (int i = 0; i < fake.nfiles; i++)
-		if (strcmp(fake.files[i].path, path) == 0)
-			f = &fake.files[i];
+	const struct fake_file *f = fake_find(path);
 	if (!f)
 		fail(c, "%s is not on the stand-in disk", path);
 	struct ipc_msg m;
@@ -222,6 +229,17 @@ static bool log_has(const struct child *c, const char *line)
 	return strstr(buf, line) != NULL;
 }
 
+/* The mounter exits with code; its channels are closed. The log stays for the caller. */
+static void reap(struct child *c, int code)
+{
+	int status = 0;
+	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status) || WEXITSTATUS(status) != code)
+		fail(c, "the mounter did not exit with %d (status %#x)", code, status);
+	c->pid = 0;
+	close(c->worker);
+	close(c->parent);
+}
+
 /* The mounter must end: the worker's channel closes with nothing more on it, the process
  * exits with code, and its log gives the reason. */
 static void expect_end(struct child *c, const char *reason, int code)
@@ -230,14 +248,9 @@ static void expect_end(struct child *c, const char *reason, int code)
 	int r = recv_within(c, c->worker, &m, WAIT_MS);
 	if (r != 0)
 		fail(c, "the mounter went on (%s) after: %s", r > 0 ? wm_msg_name(m.hdr.type) : "no EOF", reason);
-	int status = 0;
-	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status) || WEXITSTATUS(status) != code)
-		fail(c, "the mounter did not exit with %d (status %#x)", code, status);
-	c->pid = 0;
+	reap(c, code);
 	if (!log_has(c, reason))
 		fail(c, "its log does not say \"%s\" (%s)", reason, c->log);
-	close(c->worker);
-	close(c->parent);
 	unlink(c->log);
 	printf("ok   %s: \"%s\"\n", c->name, reason);
 }
@@ -246,12 +259,7 @@ static void expect_end(struct child *c, const char *reason, int code)
 static void expect_clean_exit(struct child *c, const char *what)
 {
 	shutdown(c->worker, SHUT_RDWR);
-	int status = 0;
-	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail(c, "no clean exit when the worker's channel closed (status %#x)", status);
-	c->pid = 0;
-	close(c->worker);
-	close(c->parent);
+	reap(c, 0);
 	unlink(c->log);
 	printf("ok   %s: %s\n", c->name, what);
 }
@@ -286,11 +294,8 @@ static void case_serving(void)
 	expect_error(&c, 5, WM_ERR_DENIED, "bad name");
 	/* Read whole, then the name gives a newer file: the reader gets an error, not a mix. */
 	send_open(&c, 6, "changing", -1);
+	expect_opened(&c, 6, "changing");
 	struct ipc_msg m;
-	worker_msg(&c, &m, 6);
-	if (m.hdr.type != WM_OPENED)
-		fail(&c, "changing: %s, expected WM_OPENED", wm_msg_name(m.hdr.type));
-	ipc_msg_drop_fd(&m);
 	for (;;) {
 		struct wm_progress pr;
 		worker_msg(&c, &m, 6);
@@ -334,12 +339,8 @@ static void case_read_error(void)
 {
 	disk_setup();
 	struct child c = start("read-error", 600);
-	struct ipc_msg m;
 	send_open(&c, 1, "badsector", -1);
-	worker_msg(&c, &m, 1);
-	if (m.hdr.type != WM_OPENED)
-		fail(&c, "badsector: %s, expected WM_OPENED", wm_msg_name(m.hdr.type));
-	ipc_msg_drop_fd(&m);
+	expect_opened(&c, 1, "badsector");
 	expect_error(&c, 1, WM_ERR_UNAVAILABLE, "disk read: Input/output error");
 	send_open(&c, 2, "small", -1);
 	expect_file(&c, 2, ROOT "/small");
